@@ -1,0 +1,82 @@
+{{ config(materialized='table', unlogged=true) }}
+{#- The (portfolio, session) pairs this build must (re)compute, per portfolio, never
+    from a global max(date): sessions from the portfolio's first entry to as_of that
+    have no complete snapshot, plus everything from a restatement mark on. -#}
+{%- set existing_snapshots = existing_mart('fct_portfolio_snapshots') -%}
+
+with portfolios as (
+    select * from {{ ref('stg_portfolios') }}
+),
+
+positions as (
+    select * from {{ ref('stg_positions') }}
+),
+
+sessions as (
+    select * from {{ ref('stg_trading_sessions') }}
+),
+
+restatements as (
+    select * from {{ ref('stg_restatements') }}
+),
+
+portfolios_in_scope as (
+    select portfolio_id
+    from portfolios
+    where is_active and {{ portfolio_in_scope('portfolio_id') }}
+),
+
+first_entries as (
+    select portfolio_id, min(entry_date) as first_entry_date
+    from positions
+    group by portfolio_id
+),
+
+restate_from as (
+    select portfolio_id, min(restate_from_date) as restate_from_date
+    from restatements
+    group by portfolio_id
+),
+
+candidate_sessions as (
+    select
+        scope.portfolio_id,
+        sessions.session_date,
+        sessions.session_index
+    from portfolios_in_scope as scope
+    inner join first_entries on first_entries.portfolio_id = scope.portfolio_id
+    inner join sessions
+        on sessions.session_date >= first_entries.first_entry_date
+       and sessions.session_date <= {{ as_of_date() }}
+),
+
+work as (
+    select candidate_sessions.*
+    from candidate_sessions
+    left join restate_from on restate_from.portfolio_id = candidate_sessions.portfolio_id
+    {%- if not existing_snapshots %}
+    where true
+    {%- else %}
+    where candidate_sessions.session_date >= coalesce(restate_from.restate_from_date, 'infinity'::date)
+       or not exists (
+            select 1
+            from {{ existing_snapshots }} as done
+            where done.portfolio_id = candidate_sessions.portfolio_id
+              and done.snapshot_date = candidate_sessions.session_date
+              and done.is_complete
+       )
+    {%- endif %}
+),
+
+final as (
+    select
+        work.portfolio_id,
+        work.session_date as snapshot_date,
+        work.session_index,
+        previous.session_date as previous_session_date,
+        work.session_index - 1 as previous_session_index
+    from work
+    left join sessions as previous on previous.session_index = work.session_index - 1
+)
+
+select * from final

@@ -1,0 +1,91 @@
+"""Run `dbt build` in-process against the same database the Python code uses.
+
+The run's scope (as_of, portfolio ids) is written to raw.build_scope right before the
+build instead of being passed as --vars: the compiled project then never changes, so
+dbt's partial parsing stays valid and a build costs no re-parse. The caller holds the
+global dbt advisory lock, so one scope row is enough.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from snapfolio.database import dbt_env
+from snapfolio.settings import Settings
+
+
+class DbtBuildError(RuntimeError):
+    """dbt build failed; the message names the failing nodes."""
+
+
+@dataclass
+class DbtResult:
+    elapsed_s: float
+    nodes: dict[str, str] = field(default_factory=dict)  # unique_id -> status
+    rows_affected: dict[str, int] = field(default_factory=dict)
+
+
+def write_build_scope(conn: sa.Connection, as_of: date, portfolio_ids: list[int] | None) -> None:
+    conn.execute(sa.text("delete from raw.build_scope"))
+    conn.execute(
+        sa.text("insert into raw.build_scope (as_of, portfolio_ids) values (:a, :p)"),
+        {"a": as_of, "p": list(portfolio_ids) if portfolio_ids else None},
+    )
+
+
+def dbt_build(
+    settings: Settings,
+    url: URL,
+    *,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    unit_tests: bool = False,
+) -> DbtResult:
+    """`dbt build` (models, seeds, data tests); raises DbtBuildError on failure.
+
+    Unit tests check the SQL, not the data, so batch runs skip them; the test suite
+    runs them (unit_tests=True).
+    """
+    import time
+
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(url))
+    target = settings.home / "dbt_target"
+    args = [
+        "build",
+        "--project-dir", str(settings.dbt_project_dir),
+        "--profiles-dir", str(settings.project_root),
+        "--target-path", str(target),
+        "--log-path", str(settings.home / "dbt_logs"),
+        "--quiet",
+    ]
+    if select:
+        args += ["--select", *select]
+    if full_refresh:
+        args.append("--full-refresh")
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    started = time.perf_counter()
+    res = dbtRunner().invoke(args)
+    elapsed = time.perf_counter() - started
+    result = DbtResult(elapsed_s=elapsed)
+    failures = []
+    if res.result is not None and hasattr(res.result, "results"):
+        for node_result in res.result.results:
+            status = str(node_result.status)
+            result.nodes[node_result.node.unique_id] = status
+            rows = (node_result.adapter_response or {}).get("rows_affected")
+            if rows is not None:
+                result.rows_affected[node_result.node.unique_id] = int(rows)
+            if status in ("error", "fail", "runtime error"):
+                failures.append(f"{node_result.node.unique_id}: {(node_result.message or status).splitlines()[0]}")
+    if not res.success:
+        detail = "; ".join(failures) if failures else str(res.exception)
+        raise DbtBuildError(f"dbt build failed: {detail}")
+    return result

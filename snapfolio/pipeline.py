@@ -1,0 +1,138 @@
+"""The batch steps as plain functions: the Prefect flow wraps each one in a thin task,
+and tests call them directly.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+
+from ingest import calendar
+from ingest.portfolio_csv import parse_portfolio_csv
+from ingest.portfolio_store import OnboardedPortfolio, store_portfolio
+from ingest.price_store import IngestResult, fetch_plan, plan_prices, store_prices
+from ingest.providers.base import PriceProvider
+from ingest.providers.registry import provider_from_spec
+from snapfolio.dbt_runner import DbtResult, dbt_build, write_build_scope
+from snapfolio.settings import Settings
+
+DBT_LOCK_KEY = 7_246_002  # one dbt build at a time per database
+
+
+class UnknownPortfolioError(ValueError):
+    """A --portfolio name that is not onboarded."""
+
+
+def default_as_of() -> date:
+    return calendar.last_completed_session()
+
+
+def onboard_file(
+    engine: Engine,
+    path: Path,
+    name: str,
+    *,
+    equity: Decimal | None = None,
+    replace: bool = False,
+) -> OnboardedPortfolio:
+    """Validate the whole file first, then write it in one transaction."""
+    rows = parse_portfolio_csv(path)
+    with engine.begin() as conn:
+        return store_portfolio(conn, name, rows, equity=equity, replace=replace, source_file=str(path))
+
+
+def resolve_portfolios(engine: Engine, names: list[str] | None) -> dict[str, int]:
+    """Names -> ids of the portfolios in scope (every active one when names is empty)."""
+    with engine.connect() as conn:
+        if names:
+            found = dict(
+                conn.execute(
+                    sa.text("select name, portfolio_id from raw.portfolios where name = any(:n)"),
+                    {"n": list(names)},
+                ).all()
+            )
+            unknown = [n for n in names if n not in found]
+            if unknown:
+                raise UnknownPortfolioError(f"unknown portfolio: {', '.join(unknown)}")
+            return {n: int(found[n]) for n in names}
+        return {
+            n: int(i)
+            for n, i in conn.execute(
+                sa.text("select name, portfolio_id from raw.portfolios where active order by portfolio_id")
+            ).all()
+        }
+
+
+def price_provider(settings: Settings) -> PriceProvider:
+    return provider_from_spec(settings.price_provider)
+
+
+def ingest_prices(
+    engine: Engine,
+    settings: Settings,
+    portfolio_ids: list[int],
+    as_of: date,
+    *,
+    provider: PriceProvider | None = None,
+    retry_unavailable: bool = False,
+) -> IngestResult:
+    """Plan → fetch (no transaction open while the network is slow) → store in one transaction."""
+    from factors.definitions import factor_etfs, load_definitions, lookback_sessions
+
+    definitions = load_definitions()
+    provider = provider or price_provider(settings)
+    with engine.connect() as conn:
+        plan = plan_prices(
+            conn,
+            portfolio_ids,
+            as_of,
+            factor_symbols=factor_etfs(definitions),
+            lookback_sessions=lookback_sessions(definitions),
+            cooloff=timedelta(hours=settings.unavailable_cooloff_hours),
+            retry_unavailable=retry_unavailable,
+        )
+    fetched = fetch_plan(provider, plan)
+    with engine.begin() as conn:
+        result = store_prices(conn, fetched, provider_name=provider.name, max_move=settings.max_daily_move)
+    result.plan = plan
+    return result
+
+
+def build_marts(
+    engine: Engine,
+    settings: Settings,
+    url: URL,
+    as_of: date,
+    portfolio_ids: list[int] | None,
+    *,
+    full_refresh: bool = False,
+) -> DbtResult:
+    """`dbt build` under the global dbt lock, then consume the restatement marks it applied.
+
+    The lock is a session advisory lock on a dedicated connection: a killed process
+    releases it with its connection, so it can never stay stuck.
+    """
+    with engine.connect() as lock_conn:
+        lock_conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": DBT_LOCK_KEY})
+        try:
+            with engine.begin() as conn:
+                started = conn.scalar(sa.text("select clock_timestamp()"))
+                write_build_scope(conn, as_of, portfolio_ids)
+            result = dbt_build(settings, url, full_refresh=full_refresh)
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "delete from raw.restatements where marked_at <= :t "
+                        "and (cast(:ids as bigint[]) is null or portfolio_id = any(cast(:ids as bigint[])))"
+                    ),
+                    {"t": started, "ids": list(portfolio_ids) if portfolio_ids else None},
+                )
+            return result
+        finally:
+            lock_conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": DBT_LOCK_KEY})
+            lock_conn.commit()
+
