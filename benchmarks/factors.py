@@ -19,10 +19,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from factors.definitions import factor_etfs, load_definitions, lookback_sessions  # noqa: E402
-from factors.rolling import compute_betas  # noqa: E402
 
 
 def _reference():
@@ -56,6 +52,11 @@ def main() -> None:
     parser.add_argument("--loop-sample", type=int, default=300)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    # This script is itself named factors.py: put the repo root first so that
+    # `factors` resolves to the package, not to this file.
+    sys.path.insert(0, str(ROOT))
+    from factors.definitions import factor_etfs, load_definitions, lookback_sessions
+    from factors.rolling import compute_betas
 
     definitions = load_definitions()
     etfs = factor_etfs(definitions)

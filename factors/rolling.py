@@ -78,12 +78,11 @@ def compute_betas(
         for sym, sessions in target_sessions.items():
             if sym not in col_pos:
                 raise KeyError(f"symbol {sym!r} not in returns columns")
-            sessions = list(sessions)
-            missing = [s for s in sessions if s not in pos.index]
-            if missing:
-                raise ValueError(f"{sym}: sessions not in returns index: {missing[:3]}")
-            ends = pos.loc[sessions].to_numpy()
-            end_list.append(np.unique(ends))
+            ends = pos.reindex(list(sessions))
+            if ends.isna().any():
+                missing = list(ends.index[ends.isna()][:3])
+                raise ValueError(f"{sym}: sessions not in returns index: {missing}")
+            end_list.append(np.unique(ends.to_numpy(dtype=np.int64)))
             sym_list.append(np.full(len(end_list[-1]), col_pos[sym]))
         pair_sym = np.concatenate(sym_list) if sym_list else np.empty(0, np.int64)
         pair_end = np.concatenate(end_list) if end_list else np.empty(0, np.int64)
@@ -99,7 +98,7 @@ def compute_betas(
     symbols_arr = np.asarray(columns, dtype=object)
 
     frames = []
-    for group in fit_groups(definitions):
+    for group in fit_groups(definitions) if len(pair_sym) else []:
         x = _regressor_matrix(returns, group)
         frames.extend(_fit_group(group, x, y_all, pair_sym, pair_end, sessions_arr, symbols_arr))
     if not frames:
@@ -130,7 +129,8 @@ def _window_features(
     (i <= j), rank, rank²]. Every symbol's masked window sums are then one batched
     GEMM ``mask @ phi``. Centering on the window's own mean keeps the one-pass
     covariance well conditioned; integer value ranks make the constant-regressor test
-    exact (n Σr² - (Σr)² == 0 iff all used values are equal).
+    exact (n Σr² - (Σr)² == 0 iff all used values are equal; integer sums stay exact
+    in float64 for histories up to ~10^5 sessions).
     """
     k = x.shape[1]
     x_ok = np.isfinite(x).all(axis=1)
@@ -251,6 +251,10 @@ def _solve(
         # StandardScaler (population std, scale 1 when constant) then Ridge(alpha):
         # (ZᵀZ + αI) w = Zᵀy with Z = Xc / s; raw-unit coefficient = w / s.
         ok = np.ones(len(syy), dtype=bool)
+        # A constant column is exactly zero once centered: drop its rounding residue so
+        # its coefficient is 0 (sklearn gets ~1e-18 there).
+        sxx = np.where(constant[:, :, None] | constant[:, None, :], 0.0, sxx)
+        sxy = np.where(constant, 0.0, sxy)
         scale = np.where(constant, 1.0, np.sqrt(var))
         gram = sxx / (scale[:, :, None] * scale[:, None, :])
         zy = sxy / scale

@@ -4,6 +4,10 @@ and tests call them directly.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -136,3 +140,62 @@ def build_marts(
             lock_conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": DBT_LOCK_KEY})
             lock_conn.commit()
 
+
+
+@dataclass
+class BatchSummary:
+    """What one batch did: the CLI prints it, `--json` emits it, run history stores it."""
+
+    as_of: date
+    portfolios: dict[str, int]
+    status: str = "completed"
+    timings: dict[str, float] = field(default_factory=dict)
+    prices: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def run_batch(
+    engine: Engine,
+    settings: Settings,
+    url: URL,
+    *,
+    as_of: date | None = None,
+    portfolio_names: list[str] | None = None,
+    retry_unavailable: bool = False,
+    provider: PriceProvider | None = None,
+) -> BatchSummary:
+    """Scope → prices → dbt build, each phase timed; every entry point goes through here."""
+    as_of = as_of or default_as_of()
+    timer = _PhaseTimer()
+    with timer.phase("scope"):
+        scope = resolve_portfolios(engine, portfolio_names)
+    summary = BatchSummary(as_of=as_of, portfolios=scope, timings=timer.timings)
+    if not scope:
+        summary.warnings.append("no portfolios onboarded yet: nothing to do")
+        return summary
+    ids = list(scope.values())
+    with timer.phase("prices"):
+        prices = ingest_prices(engine, settings, ids, as_of, provider=provider,
+                               retry_unavailable=retry_unavailable)
+    summary.prices = prices.as_stats()
+    for symbol, reason in {**prices.unavailable, **prices.plan.cooling_off}.items():
+        summary.warnings.append(f"symbol {symbol} unavailable ({reason}): valued at last close or entry price")
+    for r in prices.rejected:
+        summary.warnings.append(f"price rejected: {r.symbol} {r.price_date} {r.close:g} ({r.reason})")
+    with timer.phase("dbt"):
+        build_marts(engine, settings, url, as_of, ids if portfolio_names else None)
+    return summary
+
+
+class _PhaseTimer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - started, 3)

@@ -59,6 +59,14 @@ def test_synthetic_price_does_not_depend_on_requested_range() -> None:
     assert not np.allclose(_series(other, "AAPL"), _series(narrow, "AAPL"))
 
 
+def test_synthetic_golden_values() -> None:
+    """Pins the model: a change here changes every demo and benchmark number."""
+    r = SyntheticProvider().fetch(["SPY", "AAPL"], date(2025, 1, 2), date(2025, 6, 30))
+    assert _series(r, "SPY")[date(2025, 1, 2)] == pytest.approx(585.0, rel=1e-12)  # anchor
+    assert _series(r, "SPY")[date(2025, 6, 30)] == pytest.approx(500.8876617765547, rel=1e-12)
+    assert _series(r, "AAPL")[date(2025, 6, 30)] == pytest.approx(293.40955556913855, rel=1e-12)
+
+
 def test_synthetic_unavailable_symbols_are_missing() -> None:
     p = SyntheticProvider(unavailable={"GGIPX", "NEAIX"})
     r = p.fetch(["GGIPX", "SPY", "NEAIX"], date(2025, 1, 2), date(2025, 1, 10))

@@ -20,7 +20,7 @@ PRICE_COLUMNS = ["symbol", "price_date", "close", "adj_close"]
 class ProviderError(RuntimeError):
     """A provider failed for good (after its retries): names the provider and the symbols."""
 
-    def __init__(self, provider: str, symbols: list[str], message: str):
+    def __init__(self, provider: str, symbols: list[str], message: str) -> None:
         self.provider = provider
         self.symbols = list(symbols)
         shown = ", ".join(self.symbols[:10]) + (" …" if len(self.symbols) > 10 else "")

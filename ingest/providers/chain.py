@@ -28,7 +28,7 @@ class ProviderChain:
     failure says nothing about whether the symbol exists.
     """
 
-    def __init__(self, providers: Sequence[PriceProvider]):
+    def __init__(self, providers: Sequence[PriceProvider]) -> None:
         if not providers:
             raise ValueError("a provider chain needs at least one provider")
         self.providers = list(providers)

@@ -25,7 +25,7 @@ _MAX_ERRORS = 20
 class CsvProvider:
     """Serves closes from `path`; symbols are matched case-insensitively."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.name = f"csv:{self.path}"
         self._frame: pd.DataFrame | None = None

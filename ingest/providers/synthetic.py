@@ -9,13 +9,14 @@ with two style ETFs i, j and all parameters drawn from an RNG seeded by a stable
 OLS coefficients of any factor regression are known in closed form: `true_betas`.
 
 Determinism. Returns live on one fixed grid of NYSE sessions (GRID_START..GRID_END);
-a symbol's price on a date is p0 * cumprod(1 + r) along that grid, so it never
-depends on the requested range. adj_close == close (no dividends or splits are
-simulated, so nothing needs adjusting).
+a price is cumprod(1 + r) along that grid scaled so that it equals p0 on ANCHOR
+(2025-01-02; p0 seeded in [10, 500), real early-2025 levels for the factor ETFs), so
+it never depends on the requested range and stays plausible near the dates portfolios
+use. adj_close == close (no dividends or splits are simulated, nothing to adjust).
 
 Options. An OCC symbol (IWM250920C00220000) is priced from its underlying's path:
 max(intrinsic, 0) + 0.4 S sigma sqrt(days_to_expiry / 365), sigma = 0.25, rounded to
-cents, with no rows after expiration.
+cents and floored at 0.01 (a quote never closes at 0), with no rows after expiration.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ _ETF_MARKET = {"SPY": 1.0, "TLT": -0.15, "VTV": 0.9, "VUG": 1.1, "MTUM": 1.0, "Q
                "IWM": 1.15, "USMV": 0.7}
 _ETF_OWN = {"TLT": "rates", "VTV": "value", "VUG": "growth", "MTUM": "momentum",
             "QUAL": "quality", "IWM": "size", "USMV": "low_vol"}
-# Realistic early-2015 levels, so demo portfolios of these ETFs look plausible.
-_ETF_START_PRICE = {"SPY": 205.0, "TLT": 125.0, "VTV": 82.0, "VUG": 102.0, "MTUM": 68.0,
-                    "QUAL": 58.0, "IWM": 119.0, "USMV": 40.0}
+# Prices are anchored at ANCHOR (price there = p0), not at the grid start, so levels stay
+# plausible around the dates portfolios actually use; ETFs get their real early-2025 levels.
+ANCHOR = date(2025, 1, 2)
+_ETF_START_PRICE = {"SPY": 585.0, "TLT": 87.0, "VTV": 170.0, "VUG": 400.0, "MTUM": 200.0,
+                    "QUAL": 175.0, "IWM": 222.0, "USMV": 90.0}
 
 # Regressors of each design factor, as rows of ETF weights (spreads are differences).
 _STYLE_FACTORS = ("value", "growth", "momentum", "quality", "size", "low_vol")
@@ -112,7 +115,7 @@ class _Params:
 class SyntheticProvider:
     """Factor-model prices; symbols in `unavailable` behave like funds with no data."""
 
-    def __init__(self, seed: int = 7, unavailable: Iterable[str] = ()):
+    def __init__(self, seed: int = 7, unavailable: Iterable[str] = ()) -> None:
         self.seed = seed
         self.unavailable = frozenset(s.upper() for s in unavailable)
         self.name = "synthetic"
@@ -181,7 +184,8 @@ class SyntheticProvider:
             r += eps
             r += 1.0
             paths = np.cumprod(r, axis=1, out=r)
-            paths *= p0[:, None]
+            anchor = int(np.searchsorted(self.grid, np.datetime64(ANCHOR, "D")))
+            paths *= (p0 / paths[:, anchor])[:, None]
             for k, sym in enumerate(todo):
                 found[sym] = self._paths[sym] = paths[k]
         for s in symbols:
@@ -288,7 +292,10 @@ class SyntheticProvider:
             s = paths[opt.underlying][lo:hi][keep]
             dte = (np.datetime64(opt.expiration, "D") - days[keep]).astype(np.int64)
             intrinsic = np.maximum(s - opt.strike if opt.kind == "C" else opt.strike - s, 0.0)
-            value = np.round(intrinsic + 0.4 * s * OPTION_SIGMA * np.sqrt(dte / 365.0), 2)
+            # floored at one tick: a quoted option never closes at 0 (a 0 would be rejected)
+            value = np.maximum(
+                np.round(intrinsic + 0.4 * s * OPTION_SIGMA * np.sqrt(dte / 365.0), 2), 0.01
+            )
             frames.append(pd.DataFrame({
                 "symbol": sym, "price_date": days[keep].astype(object), "close": value,
             }))

@@ -189,7 +189,7 @@ class YFinanceProvider:
         downloader: Downloader | None = None,
         wait: wait_base | None = None,
         timeout: float = 30,
-    ):
+    ) -> None:
         if chunk_size < 1 or max_attempts < 1:
             raise ValueError("chunk_size and max_attempts must be >= 1")
         self.name = "yfinance"
