@@ -16,7 +16,7 @@ from ingest.portfolio_csv import (
     parse_portfolio_text,
 )
 
-FIXTURES = Path("/work/shared/fixtures/portfolios")
+FIXTURES = Path(__file__).resolve().parent.parent / "examples" / "portfolios"
 BAD = Path(__file__).parent / "data" / "bad_csv"
 TODAY = date(2026, 11, 23)
 HEADER = (
