@@ -101,7 +101,9 @@ def ingest_prices(
         )
     fetched = fetch_plan(provider, plan)
     with engine.begin() as conn:
-        result = store_prices(conn, fetched, provider_name=provider.name, max_move=settings.max_daily_move)
+        result = store_prices(conn, fetched, provider_name=provider.name,
+                              max_move=settings.max_daily_move,
+                              factor_symbols=factor_etfs(definitions))
     result.plan = plan
     return result
 

@@ -1,0 +1,3 @@
+from snapfolio.cli import main
+
+main()
