@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 prices_app = typer.Typer(help="Manual price loads.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
 console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -64,50 +63,58 @@ def _context():
     return settings, url, get_engine(settings)
 
 
-def _print_summary(summary, as_json: bool) -> None:
+def _print_summary(summary: dict, as_json: bool) -> None:
     from snapfolio.reporting import snapshot_summary_rows
 
     if as_json:
-        payload = asdict(summary)
-        payload["as_of"] = summary.as_of.isoformat()
-        print(json.dumps(payload, default=str, indent=2))
+        print(json.dumps(summary, default=str, indent=2))
         return
-    for warning in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}")
+    for warning in summary.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     _, _, engine = _context()
-    table = Table(title=f"Portfolios as of {summary.as_of}")
+    table = Table(title=f"Portfolios as of {summary['as_of']}")
     for col in ("portfolio", "sessions", "last complete", "missing", "equity", "cum. P&L", "daily P&L"):
-        table.add_column(col, justify="left" if col == "portfolio" else "right")
-    for row in snapshot_summary_rows(engine, list(summary.portfolios.values())):
-        table.add_row(
-            row["name"], str(row["sessions"]), str(row["last_complete_date"] or "-"),
-            str(row["missing_sessions"]),
-            f"{row['equity']:,.2f}" if row["equity"] is not None else "-",
-            f"{row['cumulative_pnl']:,.2f}" if row["cumulative_pnl"] is not None else "-",
-            f"{row['daily_pnl']:,.2f}" if row["daily_pnl"] is not None else "-",
-        )
+        table.add_column(col, justify="left" if col == "portfolio" else "right", no_wrap=True)
+    money = lambda v: f"{v:,.2f}" if v is not None else "-"
+    for row in snapshot_summary_rows(engine, list(summary["portfolios"].values())):
+        table.add_row(row["name"], str(row["sessions"]), str(row["last_complete_date"] or "-"),
+                      str(row["missing_sessions"]), money(row["equity"]),
+                      money(row["cumulative_pnl"]), money(row["daily_pnl"]))
     console.print(table)
-    timings = ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())
-    console.print(f"[bold]{summary.status}[/] · {timings}")
+    timings = ", ".join(f"{k} {v:.2f}s" for k, v in summary["timings"].items())
+    console.print(f"run [bold]{summary['run_id']}[/]: [bold]{summary['status']}[/] · {timings}")
+    checks = summary.get("checks") or {}
+    if checks.get("data_docs"):
+        console.print(f"Data Docs: {checks['data_docs']}")
+    for failure in checks.get("failed", []):
+        err_console.print(f"[red]check failed:[/] {failure}", highlight=False)
 
 
-def _run(as_of: date | None, names: list[str] | None, retry_unavailable: bool, as_json: bool):
-    from snapfolio.pipeline import run_batch
+def _run_flow(as_json: bool, **params) -> dict:
+    """Run the one batch flow (a warm local Prefect server is started/reused) with a live
+    progress bar; exit 1 when the run fails."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    settings, url, engine = _context()
-    with console.status("running batch: prices, dbt build…", spinner="dots") if not as_json else _null():
-        summary = run_batch(engine, settings, url, as_of=as_of, portfolio_names=names,
-                            retry_unavailable=retry_unavailable)
+    from flows.prefect_server import ensure_prefect_server, quiet_prefect_console
+    from snapfolio.settings import load_settings
+
+    ensure_prefect_server(load_settings().home)  # before prefect is imported: it reads env once
+    quiet_prefect_console()
+    from flows.flow import BatchFailedError, add_progress_listener, portfolio_batch
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                        console=err_console, disable=as_json, transient=True)
+    bar = progress.add_task("starting", total=1)
+    add_progress_listener(lambda phase, done, total: progress.update(
+        bar, description=phase, completed=done, total=total))
+    try:
+        with progress:
+            summary = portfolio_batch(**params)
+    except BatchFailedError as exc:
+        _print_summary(exc.summary.as_stats(), as_json)
+        raise CliError(f"run {exc.summary.run_id} failed: {exc.summary.error}", EXIT_FAILED) from None
     _print_summary(summary, as_json)
     return summary
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @app.command()
@@ -119,18 +126,28 @@ def onboard(
     replace: Annotated[bool, typer.Option("--replace", help="Re-onboard an existing name.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Import a portfolio CSV, then bring that portfolio current."""
-    from snapfolio.pipeline import onboard_file
+    """Import a portfolio CSV, then bring that portfolio current (the batch flow, scoped to it)."""
+    from ingest.portfolio_csv import parse_portfolio_csv
+    from ingest.portfolio_store import PortfolioExistsError
 
     as_of_date = _parse_date(as_of, "--as-of")
     equity_value = _parse_equity(equity)
+    parse_portfolio_csv(file)  # bad input: exit 2 before any run starts
     _, _, engine = _context()
-    onboarded = onboard_file(engine, file, name, equity=equity_value, replace=replace)
-    if not as_json:
-        verb = "replaced" if onboarded.replaced else "onboarded"
-        console.print(f"{verb} [bold]{name}[/]: {onboarded.positions} positions, "
-                      f"initial equity {onboarded.initial_equity:,.2f} ({onboarded.equity_source})")
-    _run(as_of_date, [name], False, as_json)
+    if not replace:
+        from snapfolio.pipeline import resolve_portfolios
+
+        with engine.connect():
+            try:
+                resolve_portfolios(engine, [name])
+            except ValueError:
+                pass
+            else:
+                raise PortfolioExistsError(
+                    f"portfolio {name!r} already exists; use --replace to re-onboard it")
+    _run_flow(as_json, kind="onboarding", csv_path=str(file.resolve()), name=name,
+              equity=float(equity_value) if equity_value is not None else None,
+              replace=replace, as_of=as_of_date)
 
 
 @app.command()
@@ -138,10 +155,134 @@ def run(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Last session to fill (default: last completed NYSE session).")] = None,
     portfolio: Annotated[list[str] | None, typer.Option("--portfolio", help="Limit to these portfolios (repeatable).")] = None,
     retry_unavailable: Annotated[bool, typer.Option("--retry-unavailable", help="Ask providers again for symbols marked unavailable.")] = False,
+    kind: Annotated[str, typer.Option("--kind", help="daily | backfill (recorded in run history).")] = "daily",
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Fill every portfolio's missing sessions up to as_of: prices, then dbt build."""
-    _run(_parse_date(as_of, "--as-of"), portfolio or None, retry_unavailable, as_json)
+    """Fill every portfolio's missing sessions up to as_of: prices, factors, dbt, checks."""
+    as_of_date = _parse_date(as_of, "--as-of")
+    if portfolio:
+        from snapfolio.pipeline import resolve_portfolios
+
+        _, _, engine = _context()
+        resolve_portfolios(engine, portfolio)  # unknown name: exit 2 before a run starts
+    _run_flow(as_json, as_of=as_of_date, portfolios=portfolio or None, kind=kind,
+              retry_unavailable=retry_unavailable)
+
+
+@app.command()
+def status(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Live view until the run finishes.")] = False,
+) -> None:
+    """Phase, progress, elapsed, ETA and final state of a run; `not_found` exits 1."""
+    import time
+
+    from rich.live import Live
+
+    from flows.run_history import reconcile_stale_runs, run_status
+
+    _, _, engine = _context()
+    reconcile_stale_runs(engine)
+    found = run_status(engine, run_id)
+    if found is None:
+        if as_json:
+            print(json.dumps({"run_id": run_id, "status": "not_found"}))
+        else:
+            err_console.print(f"[red]not_found:[/] no run {run_id or '(none yet)'}")
+        raise typer.Exit(EXIT_FAILED)
+    if as_json and not watch:
+        print(json.dumps(found, default=str, indent=2))
+        return
+    if watch:
+        with Live(_status_table(found), console=console, refresh_per_second=2) as live:
+            while found["status"] == "running":
+                time.sleep(1)
+                reconcile_stale_runs(engine)
+                found = run_status(engine, found["run_id"])
+                live.update(_status_table(found))
+        if as_json:
+            print(json.dumps(found, default=str, indent=2))
+    else:
+        console.print(_status_table(found))
+    if found["status"] in ("failed", "crashed"):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _status_table(found: dict) -> Table:
+    table = Table(title=f"run {found['run_id']} ({found['kind']})", show_header=False)
+    progress = found["progress"] or {}
+    stats = found["stats"] or {}
+    done, total = progress.get("done"), progress.get("total")
+    rows = [
+        ("status", found["status"]), ("phase", found["phase"] or "-"),
+        ("progress", f"{done}/{total}" if total else "-"),
+        ("elapsed", f"{found['elapsed_s']:.1f}s"),
+        ("eta", f"{found['eta_s']:.1f}s" if found["eta_s"] is not None else "-"),
+        ("started", found["started_at"]), ("finished", found["finished_at"] or "-"),
+    ]
+    for name, seconds in (stats.get("timings") or {}).items():
+        rows.append((f"  {name}", f"{seconds:.2f}s"))
+    portfolios = stats.get("portfolios") or {}
+    if portfolios:
+        rows.append(("portfolios", ", ".join(sorted(portfolios))))
+    if stats.get("skipped"):
+        rows.append(("skipped", ", ".join(stats["skipped"])))
+    if stats.get("unavailable"):
+        rows.append(("unavailable", ", ".join(f"{s} ({r})" for s, r in stats["unavailable"].items())))
+    if (stats.get("checks") or {}).get("data_docs"):
+        rows.append(("data docs", stats["checks"]["data_docs"]))
+    if found["error_summary"]:
+        rows.append(("error", found["error_summary"]))
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+@app.command()
+def check(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Session the portfolios must be current through.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run the Great Expectations checkpoint alone (no batch); exit 1 on a failed gate."""
+    from expectations import run_checks
+    from snapfolio.pipeline import default_as_of
+
+    settings, _, _ = _context()
+    as_of_date = _parse_date(as_of, "--as-of") or default_as_of()
+    report = run_checks(settings, as_of=as_of_date)
+    if as_json:
+        print(json.dumps({"status": report.status, "success": report.success,
+                          "results": report.results, "data_docs": str(report.data_docs_index),
+                          "elapsed_s": report.elapsed_s}, default=str, indent=2))
+    else:
+        table = Table(title=f"Data-quality gate as of {as_of_date}: {report.status}")
+        for col in ("expectation", "severity", "result", "details"):
+            table.add_column(col)
+        for r in report.results:
+            table.add_row(r["name"], r["severity"], "pass" if r["success"] else "FAIL",
+                          r["details"] or "")
+        console.print(table)
+        console.print(f"Data Docs: {report.data_docs_index}")
+    if not report.success:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def server() -> None:
+    """Start (or reuse) the local Prefect server and serve the deployments (blocks).
+
+    The UI lists the daily, onboarding and backfill deployments; trigger an onboarding
+    with "Custom run" (csv_path, name, equity)."""
+    from flows.prefect_server import ensure_prefect_server, ui_url
+    from snapfolio.settings import load_settings
+
+    api = ensure_prefect_server(load_settings().home)
+    _context()  # database up and migrated before the first scheduled run
+    console.print(f"Prefect UI: [bold]{ui_url(api)}[/] (API {api}); serving deployments, Ctrl-C to stop")
+    from flows.deployments import serve_deployments
+
+    serve_deployments()
 
 
 @app.command()
@@ -178,11 +319,20 @@ def demo(
     as_of_date = _parse_date(as_of, "--as-of")
     examples = Path(__file__).resolve().parent.parent / "examples" / "portfolios"
     _, _, engine = _context()
-    files = sorted(examples.glob("*.csv"))
-    for path in files:
+    for path in sorted(examples.glob("*.csv")):
         onboarded = onboard_file(engine, path, path.stem, replace=True)
         console.print(f"onboarded [bold]{path.stem}[/] ({onboarded.positions} positions)")
-    _run(as_of_date, None, False, False)
+    _run_flow(False, as_of=as_of_date, kind="backfill")
+
+
+def _fail(label: str, message: str, code: int, details: str | None = None) -> None:
+    """One line on stderr (no markup interpretation of the message), then exit."""
+    from rich.text import Text
+
+    err_console.print(Text.assemble((f"{label}: ", "bold red"), message))
+    if details:
+        err_console.print(details, highlight=False, markup=False)
+    sys.exit(code)
 
 
 def main() -> None:
@@ -197,28 +347,22 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except CliError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(exc.code)
+        _fail("error" if exc.code == EXIT_BAD_INPUT else "failed", str(exc), exc.code)
     except PortfolioCsvError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
-        err_console.print(exc.report(), highlight=False, markup=False)
-        sys.exit(EXIT_BAD_INPUT)
+        _fail("error", str(exc), EXIT_BAD_INPUT, details=exc.report())
     except (PortfolioExistsError, UnknownPortfolioError, ExportError) as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(EXIT_BAD_INPUT)
+        _fail("error", str(exc), EXIT_BAD_INPUT)
     except (ProviderError, DbtBuildError) as exc:
-        err_console.print(f"[red]failed:[/] {exc}", highlight=False)
-        sys.exit(EXIT_FAILED)
+        _fail("failed", str(exc), EXIT_FAILED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err_console.print("[red]aborted[/]")
-        sys.exit(EXIT_FAILED)
+        _fail("aborted", "interrupted", EXIT_FAILED)
     except Exception as exc:  # noqa: BLE001 - the CLI promise: one line, never a traceback
         import click
 
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(EXIT_BAD_INPUT)
-        err_console.print(f"[red]failed:[/] {type(exc).__name__}: {exc}", highlight=False)
-        sys.exit(EXIT_FAILED)
+        first_line = (str(exc).splitlines() or [""])[0]
+        _fail("failed", f"{type(exc).__name__}: {first_line}", EXIT_FAILED)

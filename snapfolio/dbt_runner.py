@@ -45,6 +45,7 @@ def dbt_build(
     select: list[str] | None = None,
     full_refresh: bool = False,
     unit_tests: bool = False,
+    data_tests: bool = True,
 ) -> DbtResult:
     """`dbt build` (models, seeds, data tests); raises DbtBuildError on failure.
 
@@ -69,8 +70,9 @@ def dbt_build(
         args += ["--select", *select]
     if full_refresh:
         args.append("--full-refresh")
-    if not unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
+    excluded = ([] if unit_tests else ["unit_test"]) + ([] if data_tests else ["test"])
+    if excluded:
+        args += ["--exclude-resource-type", *excluded]
     started = time.perf_counter()
     res = dbtRunner().invoke(args)
     elapsed = time.perf_counter() - started

@@ -4,10 +4,7 @@ and tests call them directly.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
+from flows.faults import fault_point
 from ingest import calendar
 from ingest.portfolio_csv import parse_portfolio_csv
 from ingest.portfolio_store import OnboardedPortfolio, store_portfolio
@@ -100,6 +98,7 @@ def ingest_prices(
             retry_unavailable=retry_unavailable,
         )
     fetched = fetch_plan(provider, plan)
+    fault_point("prices")  # crash-safety tests: killed between fetch and store
     with engine.begin() as conn:
         result = store_prices(conn, fetched, provider_name=provider.name,
                               max_move=settings.max_daily_move,
@@ -116,11 +115,14 @@ def build_marts(
     portfolio_ids: list[int] | None,
     *,
     full_refresh: bool = False,
+    data_tests: bool = True,
 ) -> DbtResult:
-    """`dbt build` under the global dbt lock, then consume the restatement marks it applied.
+    """`dbt build` under the global dbt lock, then advance the restatement marks it applied.
 
     The lock is a session advisory lock on a dedicated connection: a killed process
-    releases it with its connection, so it can never stay stuck.
+    releases it with its connection, so it can never stay stuck. A restatement mark
+    moves past `as_of` once the sessions up to it are rebuilt (so a chunked backfill
+    restates each session once) and is dropped when no stored session remains after it.
     """
     with engine.connect() as lock_conn:
         lock_conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": DBT_LOCK_KEY})
@@ -128,19 +130,33 @@ def build_marts(
             with engine.begin() as conn:
                 started = conn.scalar(sa.text("select clock_timestamp()"))
                 write_build_scope(conn, as_of, portfolio_ids)
-            result = dbt_build(settings, url, full_refresh=full_refresh)
+            result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests)
             with engine.begin() as conn:
-                conn.execute(
-                    sa.text(
-                        "delete from raw.restatements where marked_at <= :t "
-                        "and (cast(:ids as bigint[]) is null or portfolio_id = any(cast(:ids as bigint[])))"
-                    ),
-                    {"t": started, "ids": list(portfolio_ids) if portfolio_ids else None},
-                )
+                _advance_restatements(conn, started, as_of, portfolio_ids)
             return result
         finally:
             lock_conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": DBT_LOCK_KEY})
             lock_conn.commit()
+
+
+def _advance_restatements(
+    conn: sa.Connection, started: object, as_of: date, portfolio_ids: list[int] | None
+) -> None:
+    scope = {"t": started, "ids": list(portfolio_ids) if portfolio_ids else None}
+    in_scope = ("marked_at <= :t and (cast(:ids as bigint[]) is null "
+                "or portfolio_id = any(cast(:ids as bigint[])))")
+    conn.execute(
+        sa.text(f"update raw.restatements set from_date = :next where {in_scope} and from_date <= :a"),
+        {**scope, "a": as_of, "next": calendar.next_session(as_of)},
+    )
+    conn.execute(
+        sa.text(
+            f"delete from raw.restatements r where {in_scope} and not exists ("
+            "select 1 from marts.fct_portfolio_snapshots s "
+            "where s.portfolio_id = r.portfolio_id and s.snapshot_date >= r.from_date)"
+        ),
+        scope,
+    )
 
 
 
@@ -150,11 +166,26 @@ class BatchSummary:
 
     as_of: date
     portfolios: dict[str, int]
-    status: str = "completed"
+    kind: str = "daily"
+    run_id: str | None = None
+    status: str = "running"
     timings: dict[str, float] = field(default_factory=dict)
     prices: dict = field(default_factory=dict)
+    factors: dict = field(default_factory=dict)
+    checks: dict = field(default_factory=dict)
+    chunks: list[str] = field(default_factory=list)
+    dbt_rows: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    onboarded: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+
+    def as_stats(self) -> dict:
+        """JSON-ready (dates as ISO strings) for raw.batch_runs.stats and `--json`."""
+        out = asdict(self)
+        out["as_of"] = self.as_of.isoformat()
+        return out
 
 
 def run_batch(
@@ -166,38 +197,12 @@ def run_batch(
     portfolio_names: list[str] | None = None,
     retry_unavailable: bool = False,
     provider: PriceProvider | None = None,
+    kind: str = "daily",
 ) -> BatchSummary:
-    """Scope → prices → dbt build, each phase timed; every entry point goes through here."""
-    as_of = as_of or default_as_of()
-    timer = _PhaseTimer()
-    with timer.phase("scope"):
-        scope = resolve_portfolios(engine, portfolio_names)
-    summary = BatchSummary(as_of=as_of, portfolios=scope, timings=timer.timings)
-    if not scope:
-        summary.warnings.append("no portfolios onboarded yet: nothing to do")
-        return summary
-    ids = list(scope.values())
-    with timer.phase("prices"):
-        prices = ingest_prices(engine, settings, ids, as_of, provider=provider,
-                               retry_unavailable=retry_unavailable)
-    summary.prices = prices.as_stats()
-    for symbol, reason in {**prices.unavailable, **prices.plan.cooling_off}.items():
-        summary.warnings.append(f"symbol {symbol} unavailable ({reason}): valued at last close or entry price")
-    for r in prices.rejected:
-        summary.warnings.append(f"price rejected: {r.symbol} {r.price_date} {r.close:g} ({r.reason})")
-    with timer.phase("dbt"):
-        build_marts(engine, settings, url, as_of, ids if portfolio_names else None)
-    return summary
+    """The batch flow's own sequence without the Prefect wrapper (tests inject a provider
+    here); `flows.batch.portfolio_batch` runs exactly the same code as Prefect tasks."""
+    from flows.batch import BatchRequest, execute_batch
 
-
-class _PhaseTimer:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = round(time.perf_counter() - started, 3)
+    request = BatchRequest(kind=kind, as_of=as_of, portfolios=portfolio_names,
+                           retry_unavailable=retry_unavailable)
+    return execute_batch(request, settings=settings, provider=provider)
