@@ -239,7 +239,8 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
     for i, end in enumerate(ends or [as_of], start=1):
         final = i == max(len(ends), 1)
         fault_point("dbt", delay_s=1.0)
-        result = phase("dbt", pipeline.build_marts, engine, settings, url, end, ids, data_tests=final)
+        result = phase("dbt", pipeline.build_marts, engine, settings, url, end, ids,
+                       data_tests=final, models_only=i > 1)
         summary.dbt_rows = _sum_rows(summary.dbt_rows, result.rows_affected)
         fault_point(f"chunk:{i}")
         progress.step(f"dbt chunk {i}/{len(ends)} through {end}")

@@ -49,6 +49,7 @@ def run_is_alive(conn: sa.Connection, run_id: str) -> bool:
     """True while some session holds the run's lock (its process is alive)."""
     return bool(conn.execute(
         sa.text("select exists (select 1 from pg_locks where locktype = 'advisory' and granted "
+                "and database = (select oid from pg_database where datname = current_database()) "
                 "and classid = :c and objid = hashtext(:r)::oid and objsubid = 2)"),
         {"c": RUN_LOCK_CLASS, "r": run_id},
     ).scalar())

@@ -65,12 +65,13 @@ def ensure_prefect_server(home: Path, port: int | None = None, timeout: float = 
         env = {**os.environ, **prefect_env(home)}
         env.pop("PREFECT_API_URL", None)
         log = (home / "prefect-server.log").open("ab")
-        subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
              "--port", str(chosen)],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        (home / "prefect.pid").write_text(str(proc.pid))
         api_url = f"http://127.0.0.1:{chosen}/api"
         deadline = time.monotonic() + timeout
         while not _healthy(api_url):
@@ -96,3 +97,18 @@ def quiet_prefect_console() -> None:
     the CLI prints one line). Logs still reach the Prefect API/UI. Call before prefect
     configures logging (its first import)."""
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+def stop_prefect_server(home: Path) -> None:
+    """Stop the background server started for `home` (tests own theirs)."""
+    import signal
+
+    pid_file = home / "prefect.pid"
+    if not pid_file.exists():
+        return
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    except (ProcessLookupError, PermissionError, ValueError):
+        pass
+    pid_file.unlink(missing_ok=True)
+    (home / "prefect.port").unlink(missing_ok=True)

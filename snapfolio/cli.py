@@ -345,7 +345,9 @@ def main() -> None:
     from snapfolio.pipeline import UnknownPortfolioError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns (not raises) typer.Exit codes here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CliError as exc:
         _fail("error" if exc.code == EXIT_BAD_INPUT else "failed", str(exc), exc.code)
     except PortfolioCsvError as exc:

@@ -49,7 +49,8 @@ def ensure_database_exists(url: URL) -> None:
 
 @functools.cache
 def _engine_for(url_str: str) -> Engine:
-    engine = sa.create_engine(url_str, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = sa.create_engine(url_str, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                              connect_args={"options": "-c jit=off"})
     migrate(engine)
     return engine
 
@@ -100,6 +101,8 @@ def dbt_env(url: URL) -> dict[str, str]:
         "SNAPFOLIO_PGUSER": url.username or "postgres",
         "SNAPFOLIO_PGPASSWORD": url.password or "",
         "SNAPFOLIO_PGDATABASE": url.database or DEFAULT_DATABASE,
+        # JIT compiles for ~1 s on the small, badly estimated queries of a build: off
+        "PGOPTIONS": "-c jit=off",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",  # offline: no tracking calls
         "DO_NOT_TRACK": "1",
     }

@@ -46,6 +46,7 @@ def dbt_build(
     full_refresh: bool = False,
     unit_tests: bool = False,
     data_tests: bool = True,
+    models_only: bool = False,
 ) -> DbtResult:
     """`dbt build` (models, seeds, data tests); raises DbtBuildError on failure.
 
@@ -68,6 +69,9 @@ def dbt_build(
     ]
     if select:
         args += ["--select", *select]
+    if models_only:
+        # later chunks of a run: views and seeds are already current, only tables move
+        args += ["--exclude", "config.materialized:view", "resource_type:seed"]
     if full_refresh:
         args.append("--full-refresh")
     excluded = ([] if unit_tests else ["unit_test"]) + ([] if data_tests else ["test"])

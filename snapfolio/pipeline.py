@@ -116,6 +116,7 @@ def build_marts(
     *,
     full_refresh: bool = False,
     data_tests: bool = True,
+    models_only: bool = False,
 ) -> DbtResult:
     """`dbt build` under the global dbt lock, then advance the restatement marks it applied.
 
@@ -130,7 +131,8 @@ def build_marts(
             with engine.begin() as conn:
                 started = conn.scalar(sa.text("select clock_timestamp()"))
                 write_build_scope(conn, as_of, portfolio_ids)
-            result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests)
+            result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
+                               models_only=models_only)
             with engine.begin() as conn:
                 _advance_restatements(conn, started, as_of, portfolio_ids)
             return result

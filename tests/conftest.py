@@ -24,6 +24,7 @@ EXAMPLES = REPO / "examples" / "portfolios"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.pop("PREFECT_API_URL", None)  # tests use their own local Prefect server
 
 RAW_TABLES = (
     "raw.batch_runs, raw.restatements, raw.symbol_factor_betas, raw.symbol_status, "
@@ -91,6 +92,9 @@ def test_database() -> Iterator[TestDatabase]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        from flows.prefect_server import stop_prefect_server
+
+        stop_prefect_server(home)
         if embedded:
             from snapfolio.embedded_pg import stop_embedded_server
 
@@ -109,3 +113,11 @@ def settings(test_database: TestDatabase):
     from snapfolio.settings import load_settings
 
     return load_settings()
+
+
+@pytest.fixture(scope="session")
+def prefect_api(test_database: TestDatabase) -> str:
+    """A local Prefect server for this test session (started once, in the background)."""
+    from flows.prefect_server import ensure_prefect_server
+
+    return ensure_prefect_server(test_database.home)

@@ -15,8 +15,8 @@ BAD = Path(__file__).parent / "data" / "bad_csv"
 
 
 def snapfolio(*args: str, check_code: int | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "snapfolio", *args], capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "snapfolio", *args], check=False,
+                          capture_output=True, text=True, timeout=300)
     if check_code is not None:
         assert proc.returncode == check_code, proc.stderr[-2000:]
     return proc

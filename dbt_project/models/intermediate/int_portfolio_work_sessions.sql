@@ -1,8 +1,11 @@
 {{ config(materialized='table', unlogged=true) }}
 {#- The (portfolio, session) pairs this build must (re)compute, per portfolio, never
     from a global max(date): sessions from the portfolio's first entry to as_of that
-    have no complete snapshot, plus everything from a restatement mark on. -#}
+    have no complete snapshot or fewer exposure rows than open positions × factors,
+    plus everything from a restatement mark on. Until the exposure mart exists, every
+    session is work. -#}
 {%- set existing_snapshots = existing_mart('fct_portfolio_snapshots') -%}
+{%- set existing_exposures = existing_mart('fct_position_factor_exposures') -%}
 
 with portfolios as (
     select * from {{ ref('stg_portfolios') }}
@@ -18,6 +21,10 @@ sessions as (
 
 restatements as (
     select * from {{ ref('stg_restatements') }}
+),
+
+factor_definitions as (
+    select * from {{ ref('factor_definitions') }}
 ),
 
 portfolios_in_scope as (
@@ -50,11 +57,35 @@ candidate_sessions as (
        and sessions.session_date <= {{ as_of_date() }}
 ),
 
+{%- if existing_snapshots and existing_exposures %}
+
+{#- Self-healing: a snapshot session whose exposure rows fall short of position_count ×
+    factors. One grouped anti-join over the in-scope portfolios' existing rows: it reads
+    every exposure row of those portfolios (12 per open position and session, through the
+    (portfolio_id, snapshot_date, ...) unique index order), i.e. about the size of their
+    whole exposure history each build: ~0.1 s per 100k rows. -#}
+exposure_shortfall as (
+    select snapshots.portfolio_id, snapshots.snapshot_date
+    from {{ existing_snapshots }} as snapshots
+    left join (
+        select exposures.portfolio_id, exposures.snapshot_date, count(*) as exposure_rows
+        from {{ existing_exposures }} as exposures
+        where exposures.portfolio_id in (select portfolio_id from portfolios_in_scope)
+        group by exposures.portfolio_id, exposures.snapshot_date
+    ) as exposure_counts
+        on exposure_counts.portfolio_id = snapshots.portfolio_id
+       and exposure_counts.snapshot_date = snapshots.snapshot_date
+    where snapshots.portfolio_id in (select portfolio_id from portfolios_in_scope)
+      and coalesce(exposure_counts.exposure_rows, 0)
+          < snapshots.position_count * (select count(*) from factor_definitions)
+),
+{%- endif %}
+
 work as (
     select candidate_sessions.*
     from candidate_sessions
     left join restate_from on restate_from.portfolio_id = candidate_sessions.portfolio_id
-    {%- if not existing_snapshots %}
+    {%- if not existing_snapshots or not existing_exposures %}
     where true
     {%- else %}
     where candidate_sessions.session_date >= coalesce(restate_from.restate_from_date, 'infinity'::date)
@@ -64,6 +95,12 @@ work as (
             where done.portfolio_id = candidate_sessions.portfolio_id
               and done.snapshot_date = candidate_sessions.session_date
               and done.is_complete
+       )
+       or exists (
+            select 1
+            from exposure_shortfall
+            where exposure_shortfall.portfolio_id = candidate_sessions.portfolio_id
+              and exposure_shortfall.snapshot_date = candidate_sessions.session_date
        )
     {%- endif %}
 ),

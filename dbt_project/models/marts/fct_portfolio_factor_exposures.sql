@@ -1,0 +1,79 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['portfolio_id', 'snapshot_date'],
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['portfolio_id', 'snapshot_date', 'factor'], 'unique': true},
+        ],
+        post_hook=["analyze {{ this }}"],
+    )
+}}
+{#- One row per portfolio x factor x work session: beta = Σ(market value × beta) / equity
+    over the open positions that have a beta; dollar_exposure = beta × equity (computed
+    as Σ MV × beta, the same number, defined even if equity were 0). Equity comes from
+    this build's snapshots, read for the work set only. A session with no open position
+    still gets its rows (beta 0). -#}
+
+with position_exposures as (
+    select * from {{ ref('int_position_factor_exposures') }}
+),
+
+work_sessions as (
+    select * from {{ ref('int_portfolio_work_sessions') }}
+),
+
+snapshots as (
+    select * from {{ ref('fct_portfolio_snapshots') }}
+),
+
+factor_definitions as (
+    select * from {{ ref('factor_definitions') }}
+),
+
+work_snapshots as (
+    select
+        snapshots.portfolio_id,
+        snapshots.snapshot_date,
+        snapshots.equity
+    from work_sessions
+    inner join snapshots
+        on snapshots.portfolio_id = work_sessions.portfolio_id
+       and snapshots.snapshot_date = work_sessions.snapshot_date
+),
+
+aggregated as (
+    select
+        portfolio_id,
+        snapshot_date,
+        factor,
+        sum(market_value * beta) filter (where beta is not null) as beta_weighted_value,
+        count(*) filter (where beta is not null) as positions_with_beta,
+        count(*) filter (where beta is null) as positions_without_beta
+    from position_exposures
+    group by portfolio_id, snapshot_date, factor
+),
+
+final as (
+    select
+        cast(work_snapshots.portfolio_id as bigint) as portfolio_id,
+        cast(work_snapshots.snapshot_date as date) as snapshot_date,
+        cast(factor_definitions.factor as text) as factor,
+        cast(
+            coalesce(aggregated.beta_weighted_value, 0) / nullif(work_snapshots.equity, 0)
+            as double precision
+        ) as beta,
+        cast(coalesce(aggregated.beta_weighted_value, 0) as double precision) as dollar_exposure,
+        cast(work_snapshots.equity as double precision) as equity,
+        cast(coalesce(aggregated.positions_with_beta, 0) as integer) as positions_with_beta,
+        cast(coalesce(aggregated.positions_without_beta, 0) as integer) as positions_without_beta
+    from work_snapshots
+    cross join factor_definitions
+    left join aggregated
+        on aggregated.portfolio_id = work_snapshots.portfolio_id
+       and aggregated.snapshot_date = work_snapshots.snapshot_date
+       and aggregated.factor = factor_definitions.factor
+)
+
+select * from final

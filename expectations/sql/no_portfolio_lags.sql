@@ -1,0 +1,84 @@
+-- no_portfolio_lags
+-- Every active portfolio in scope has a complete snapshot for every session from its
+-- first entry through the last session <= as_of. Read live from the snapshots, the
+-- calendar and the positions (never from a stored watermark), so a portfolio left
+-- behind while others moved on is caught.
+-- One row per laggard: its name, last complete session and how far behind it is.
+with scope as (
+    select * from {batch} as run_scope
+),
+
+portfolios as (
+    select portfolios.portfolio_id, portfolios.name
+    from raw.portfolios as portfolios
+    cross join scope
+    where portfolios.active
+      and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
+),
+
+first_entries as (
+    select portfolio_id, min(entry_date) as first_entry_date
+    from raw.positions
+    group by portfolio_id
+),
+
+expected as (
+    select
+        portfolios.portfolio_id,
+        portfolios.name,
+        first_entries.first_entry_date,
+        (
+            select max(sessions.session_date)
+            from raw.trading_sessions as sessions
+            where sessions.session_date <= scope.as_of
+        ) as expected_date
+    from portfolios
+    inner join first_entries on first_entries.portfolio_id = portfolios.portfolio_id
+    cross join scope
+),
+
+not_complete as (
+    -- expected sessions with no snapshot, or only an incomplete one
+    select expected.portfolio_id, sessions.session_date
+    from expected
+    inner join raw.trading_sessions as sessions
+        on sessions.session_date >= expected.first_entry_date
+       and sessions.session_date <= expected.expected_date
+    left join marts.fct_portfolio_snapshots as snapshots
+        on snapshots.portfolio_id = expected.portfolio_id
+       and snapshots.snapshot_date = sessions.session_date
+    where not coalesce(snapshots.is_complete, false)
+),
+
+laggards as (
+    select portfolio_id, min(session_date) as first_gap_date, count(*) as missing_sessions
+    from not_complete
+    group by portfolio_id
+),
+
+final as (
+    select
+        expected.portfolio_id,
+        expected.name as portfolio_name,
+        (
+            select max(sessions.session_date)
+            from raw.trading_sessions as sessions
+            where sessions.session_date < laggards.first_gap_date
+              and sessions.session_date >= expected.first_entry_date
+        ) as last_complete_date,
+        laggards.first_gap_date,
+        expected.expected_date,
+        laggards.missing_sessions as n
+    from expected
+    inner join laggards on laggards.portfolio_id = expected.portfolio_id
+)
+
+select
+    final.*,
+    format(
+        'portfolio %s: last complete snapshot %s, expected %s (%s session(s) missing or incomplete from %s)',
+        portfolio_name, coalesce(cast(last_complete_date as text), 'never'), expected_date,
+        n, first_gap_date
+    ) as detail
+from final
+order by portfolio_name

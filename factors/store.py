@@ -1,0 +1,415 @@
+"""The factors phase: compute and store the betas the portfolios in scope still need.
+
+Needed pairs. For every position of the portfolios in scope (an option counts as its
+underlying), every NYSE session it is open on, from its first session >= entry_date up
+to as_of (open: before its effective exit; an option with no exit closes on the first
+session after expiration), for which ``raw.symbol_factor_betas`` does not hold a row for
+every factor yet. One set-based query, no Python loop over dates.
+
+Computation. The adj_close (else close) prices of those symbols and of the factor ETFs
+over [earliest needed session - lookback - 1, as_of] are read in ONE query and pivoted
+into a (sessions x symbols) frame on the full NYSE session grid; returns come from
+``returns_from_prices`` and betas from ``compute_betas`` restricted to the needed
+sessions, in blocks of symbols so that memory stays bounded at any scale.
+
+Stored rows. Every requested (symbol, session, factor) gets a row, so nothing needed is
+recomputed on the next run and dbt can tell "insufficient history" from "not computed":
+* a fitted beta (capped), its r² and n_obs;
+* beta NULL when the window has fewer than ``min_obs`` usable observations (or, rarely,
+  a constant regressor over the window), with the exact n_obs of the window (a cumsum of
+  the usable-row mask, cheap), r² NULL.
+A symbol with no price at all (unavailable) gets no row: it stays "needed" (its pairs
+are counted in ``pairs_needed`` each run, at the cost of one indexed query) and dbt
+reports its positions as ``unavailable`` with the symbol's reason; once prices arrive
+its betas are computed by the next run.
+
+Writes. One transaction under a transaction-level advisory lock (two runs never fit the
+same pairs twice): binary COPY into a temp table (fixed-width records built with numpy:
+no per-row Python), one ``INSERT ... ON CONFLICT DO UPDATE``. When betas are written for
+sessions that the snapshot mart already covers (e.g. recomputed after a factor ETF price
+correction invalidated them), a restatement is marked for each portfolio holding the
+symbol on those sessions, so its exposures are rebuilt by the next dbt build.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from factors.definitions import FactorDefinition, factor_etfs, load_definitions, lookback_sessions
+from factors.rolling import compute_betas, returns_from_prices
+
+FACTORS_LOCK_KEY = 7_246_010  # serializes beta writes (pg advisory xact lock)
+BLOCK_CELLS = 60_000  # symbols x target sessions per compute block (~0.7M output rows)
+
+_PG_EPOCH_DAYS = 10_957  # 2000-01-01 - 1970-01-01: PostgreSQL binary dates count from 2000
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+# One fixed-width binary COPY record: 6 fields, each (int4 length, big-endian value).
+# NULLs are sent as NaN (float8) and turned into NULL by the INSERT, so records never
+# change size.
+_RECORD = np.dtype([
+    ("nfields", ">i2"),
+    ("l_sym", ">i4"), ("sym", ">i4"),
+    ("l_day", ">i4"), ("day", ">i4"),
+    ("l_fac", ">i4"), ("fac", ">i2"),
+    ("l_beta", ">i4"), ("beta", ">f8"),
+    ("l_r2", ">i4"), ("r2", ">f8"),
+    ("l_n", ">i4"), ("n", ">i4"),
+])
+
+_NEEDED_PAIRS_SQL = """
+with positions as (
+    select
+        coalesce(p.underlying_symbol, p.symbol) as symbol,
+        p.entry_date,
+        coalesce(
+            p.exit_date,
+            (select min(s.session_date) from raw.trading_sessions s
+             where s.session_date > p.expiration)
+        ) as exit_date
+    from raw.positions p
+    where p.portfolio_id = any(:ids) and p.entry_date <= :as_of
+),
+needed as (
+    select distinct positions.symbol, s.session_date
+    from positions
+    join raw.trading_sessions s
+      on s.session_date >= positions.entry_date
+     and s.session_date <= :as_of
+     and (positions.exit_date is null or s.session_date < positions.exit_date)
+),
+have as (
+    select b.symbol, b.as_of_date, count(*) as n
+    from raw.symbol_factor_betas b
+    where b.symbol in (select symbol from positions)
+      and b.factor = any(:factors)
+      and b.as_of_date >= (select min(entry_date) from positions)
+      and b.as_of_date <= :as_of
+    group by b.symbol, b.as_of_date
+)
+select needed.symbol, needed.session_date - date '1970-01-01' as day
+from needed
+left join have
+  on have.symbol = needed.symbol and have.as_of_date = needed.session_date
+where coalesce(have.n, 0) < :n_factors
+order by needed.symbol, needed.session_date
+"""
+
+_UPSERT_SQL = """
+insert into raw.symbol_factor_betas as b
+    (symbol, as_of_date, factor, beta, r_squared, n_obs, computed_at)
+select
+    s.symbol,
+    i.as_of_date,
+    f.factor,
+    nullif(i.beta, 'NaN'),
+    nullif(i.r_squared, 'NaN'),
+    i.n_obs,
+    now()
+from incoming_betas i
+-- joins, not array subscripts: subscripting a text array walks it element by element
+join unnest(cast(:symbols as text[])) with ordinality as s(symbol, code) on s.code = i.sym
+join unnest(cast(:factors as text[])) with ordinality as f(factor, code) on f.code = i.fac
+on conflict (symbol, as_of_date, factor) do update
+   set beta = excluded.beta, r_squared = excluded.r_squared,
+       n_obs = excluded.n_obs, computed_at = excluded.computed_at
+"""
+
+_RESTATE_SQL = """
+insert into raw.restatements (portfolio_id, from_date, reason)
+select pos.portfolio_id, min(w.as_of_date), 'factor betas computed for existing sessions'
+from (select distinct sym, as_of_date from incoming_betas) w
+join unnest(cast(:symbols as text[])) with ordinality as s(symbol, code) on s.code = w.sym
+join raw.positions pos
+  on coalesce(pos.underlying_symbol, pos.symbol) = s.symbol
+ and w.as_of_date >= pos.entry_date
+ and (pos.exit_date is null or w.as_of_date < pos.exit_date)
+where w.as_of_date <= (
+    select max(s.snapshot_date) from marts.fct_portfolio_snapshots s
+    where s.portfolio_id = pos.portfolio_id)
+group by pos.portfolio_id
+"""
+
+
+@dataclass
+class FactorRunStats:
+    """What one factors phase did (``as_stats`` goes into the batch summary)."""
+
+    symbols: int = 0  # symbols with needed pairs (unavailable ones included)
+    pairs_needed: int = 0  # (symbol, session) pairs missing at least one factor row
+    rows_written: int = 0  # (symbol, session, factor) rows upserted
+    null_beta_rows: int = 0  # of which beta NULL (insufficient history)
+    unavailable_symbols: list[str] = field(default_factory=list)  # no prices: no rows
+    unavailable_pairs: int = 0  # needed pairs of those symbols (still needed next run)
+    restated_portfolios: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    def as_stats(self) -> dict:
+        return asdict(self)
+
+
+def compute_factor_betas(
+    engine: Engine,
+    portfolio_ids: list[int],
+    as_of: date,
+    *,
+    definitions: list[FactorDefinition] | None = None,
+    block_cells: int = BLOCK_CELLS,
+) -> FactorRunStats:
+    """Compute and store every missing (symbol, session, factor) beta the portfolios need."""
+    started = time.perf_counter()
+    stats = FactorRunStats()
+    definitions = definitions if definitions is not None else load_definitions()
+    factors = [d.factor for d in definitions]
+    etfs = factor_etfs(definitions)
+    lookback = lookback_sessions(definitions)
+    lap = _Lap(stats.timings)
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": FACTORS_LOCK_KEY})
+        pairs = conn.execute(
+            sa.text(_NEEDED_PAIRS_SQL),
+            {"ids": list(portfolio_ids), "as_of": as_of, "factors": factors,
+             "n_factors": len(factors)},
+        ).all()
+        lap("pairs")
+        stats.pairs_needed = len(pairs)
+        if not pairs:
+            stats.elapsed = round(time.perf_counter() - started, 3)
+            return stats
+        pair_symbols = np.array([p[0] for p in pairs], dtype=object)
+        pair_days = np.array([p[1] for p in pairs], dtype=np.int64).astype("datetime64[D]")
+        symbols = list(dict.fromkeys(pair_symbols))  # sorted (query order)
+        stats.symbols = len(symbols)
+
+        unavailable = _unpriced(conn, symbols)
+        stats.unavailable_symbols = sorted(unavailable)
+        if unavailable:
+            keep = ~np.isin(pair_symbols, list(unavailable))
+            stats.unavailable_pairs = int((~keep).sum())
+            pair_symbols, pair_days = pair_symbols[keep], pair_days[keep]
+        if not len(pair_symbols):
+            stats.elapsed = round(time.perf_counter() - started, 3)
+            return stats
+
+        sessions = _session_grid(conn, pair_days.min().astype(object), as_of, lookback + 1)
+        priced = list(dict.fromkeys(pair_symbols))
+        prices = _load_prices(conn, list(dict.fromkeys([*priced, *etfs])), sessions)
+        lap("load")
+        returns = returns_from_prices(prices)
+        # a symbol with prices outside the range only: all-missing column (n_obs 0 rows)
+        for sym in priced:
+            if sym not in returns.columns:
+                returns[sym] = np.nan
+        factor_order = conn.execute(
+            sa.text("select i - 1 from unnest(cast(:f as text[])) with ordinality as t(f, i) "
+                    "order by f"), {"f": factors}).scalars().all()
+        records = _compute_records(returns, definitions, symbols, pair_symbols, pair_days,
+                                   block_cells, stats, factor_order)
+        lap("compute")
+        if records:
+            _copy_records(conn, records)
+            lap("copy")
+            conn.execute(sa.text(_UPSERT_SQL), {"symbols": symbols, "factors": factors})
+            lap("upsert")
+            if conn.execute(sa.text("select to_regclass('marts.fct_portfolio_snapshots')")).scalar():
+                stats.restated_portfolios = conn.execute(
+                    sa.text(_RESTATE_SQL), {"symbols": symbols}).rowcount
+                lap("restate")
+    lap("commit")
+    stats.elapsed = round(time.perf_counter() - started, 3)
+    return stats
+
+
+def _session_grid(conn: sa.Connection, first: date, as_of: date, back: int) -> pd.Index:
+    """Every NYSE session from ``back`` sessions before ``first`` through as_of."""
+    days = conn.execute(
+        sa.text(
+            """
+            select session_date from raw.trading_sessions
+            where session_index >= (select session_index from raw.trading_sessions
+                                    where session_date = :first) - :back
+              and session_date <= :as_of
+            order by session_index
+            """
+        ),
+        {"first": first, "back": back, "as_of": as_of},
+    ).scalars().all()
+    return pd.Index(days, dtype=object, name="session")
+
+
+def _load_prices(conn: sa.Connection, symbols: list[str], sessions: pd.Index) -> pd.DataFrame:
+    """One query: adj_close (else close) per (session, symbol); wide, on the full grid."""
+    rows = conn.execute(
+        sa.text(
+            """
+            select symbol, price_date - date '1970-01-01', coalesce(adj_close, close)
+            from raw.prices
+            where symbol = any(:s) and price_date between :lo and :hi
+            """
+        ),
+        {"s": symbols, "lo": sessions[0], "hi": sessions[-1]},
+    ).all()
+    # integer day numbers scattered into a preallocated grid: no per-row date objects
+    # and no pandas pivot of ~0.5M rows
+    names = list(dict.fromkeys(r[0] for r in rows))
+    col = {s: i for i, s in enumerate(names)}
+    grid = np.array(list(sessions), dtype="datetime64[D]").astype(np.int64)
+    days = np.fromiter((r[1] for r in rows), np.int64, len(rows))
+    at = np.searchsorted(grid, days)
+    on_grid = (at < len(grid)) & (grid[np.minimum(at, len(grid) - 1)] == days)
+    values = np.full((len(grid), len(names)), np.nan)
+    cols = np.fromiter((col[r[0]] for r in rows), np.int64, len(rows))
+    px = np.fromiter((np.nan if r[2] is None else r[2] for r in rows), np.float64, len(rows))
+    values[at[on_grid], cols[on_grid]] = px[on_grid]
+    return pd.DataFrame(values, index=sessions, columns=names)
+
+
+def _unpriced(conn: sa.Connection, symbols: list[str]) -> set[str]:
+    """Symbols with no price at all (one index probe each): unavailable, no beta rows."""
+    return set(conn.execute(
+        sa.text(
+            "select s from unnest(cast(:s as text[])) as s "
+            "where not exists (select 1 from raw.prices p where p.symbol = s)"
+        ),
+        {"s": symbols},
+    ).scalars())
+
+
+def _window_counts(returns: pd.DataFrame, d: FactorDefinition, symbols: list[str],
+                   ends: np.ndarray) -> np.ndarray:
+    """(len(symbols), len(ends)) usable-row counts of d's window: the symbol and every
+    regressor have a return (same rule as ``compute_betas``)."""
+    x_ok = np.ones(len(returns), dtype=bool)
+    for reg in d.regressors:
+        if reg in returns.columns:
+            x_ok &= np.isfinite(returns[reg].to_numpy(dtype=np.float64))
+        else:
+            x_ok[:] = False
+    y_ok = np.isfinite(returns[symbols].to_numpy(dtype=np.float64)) & x_ok[:, None]
+    cs = np.vstack([np.zeros((1, len(symbols)), np.int64), np.cumsum(y_ok, axis=0)])
+    lo = np.maximum(ends + 1 - d.window, 0)
+    return (cs[ends + 1] - cs[lo]).T
+
+
+def _compute_records(
+    returns: pd.DataFrame,
+    definitions: list[FactorDefinition],
+    all_symbols: list[str],
+    pair_symbols: np.ndarray,
+    pair_days: np.ndarray,
+    block_cells: int,
+    stats: FactorRunStats,
+    factor_order: list[int],
+) -> list[np.ndarray]:
+    """Binary COPY records for every requested (symbol, session, factor), in symbol blocks.
+
+    ``all_symbols`` must be in the database's sort order (the pairs query orders them)
+    and ``factor_order`` lists the definitions' indexes in that order too.
+    """
+    if not len(pair_symbols):
+        return []
+    sym_code = {s: i for i, s in enumerate(all_symbols)}  # 0-based; SQL arrays are 1-based
+    session_days = np.array(list(returns.index), dtype="datetime64[D]")
+    day_pos = pd.Index(session_days)
+    n_sessions = len(session_days)
+    pair_sym = np.fromiter((sym_code[s] for s in pair_symbols), np.int64, len(pair_symbols))
+    pair_pos = day_pos.get_indexer(pair_days)
+    if (pair_pos < 0).any():
+        raise RuntimeError("needed session outside the loaded session grid")
+    pg_days = (session_days.astype(np.int64) - _PG_EPOCH_DAYS).astype(np.int32)
+    etf_cols = [c for c in factor_etfs(definitions) if c in returns.columns]
+
+    block_syms = np.unique(pair_sym)
+    per_symbol = np.bincount(pair_sym, minlength=len(all_symbols))[block_syms]
+    records: list[np.ndarray] = []
+    start = 0
+    while start < len(block_syms):
+        # grow the block until it holds ~block_cells requested pairs
+        stop = start + max(1, int(np.searchsorted(np.cumsum(per_symbol[start:]), block_cells)))
+        codes = block_syms[start:stop]
+        start = stop
+        in_block = np.isin(pair_sym, codes)
+        b_sym, b_pos = pair_sym[in_block], pair_pos[in_block]
+        names = [all_symbols[c] for c in codes]
+        req_codes = b_sym * n_sessions + b_pos  # ascending: pairs come sorted
+        order = np.argsort(req_codes, kind="stable")
+        req_codes, b_sym, b_pos = req_codes[order], b_sym[order], b_pos[order]
+
+        # sessions as grid positions: the output's as_of_date is then the position itself
+        sub = returns[list(dict.fromkeys([*names, *etf_cols]))].set_axis(
+            pd.RangeIndex(n_sessions), axis=0)
+        bounds = np.searchsorted(b_sym, codes, side="left"), np.searchsorted(b_sym, codes, "right")
+        targets = {all_symbols[c]: b_pos[lo:hi] for c, lo, hi in zip(codes, *bounds)}
+        out = compute_betas(sub, definitions, target_sessions=targets)
+        out_codes = np.empty(0, np.int64)
+        if len(out):
+            o_sym = codes[pd.Index(names).get_indexer(out["symbol"])]
+            o_pos = out["as_of_date"].to_numpy().astype(np.int64)
+            out_codes = o_sym * n_sessions + o_pos
+        out_factor = out["factor"].to_numpy() if len(out) else np.empty(0, object)
+
+        # local index of each pair's symbol among `names`, for the window counts
+        local = np.searchsorted(codes, b_sym)
+        # (pair, factor) records, pairs in (symbol, session) order and factors in the
+        # database's sort order: rows arrive in primary-key order, so the index inserts
+        # walk the btree forward instead of revisiting it once per factor
+        rec = np.empty((len(req_codes), len(definitions)), dtype=_RECORD)
+        rec["nfields"] = 6
+        rec["l_sym"], rec["l_day"], rec["l_fac"] = 4, 4, 2
+        rec["l_beta"], rec["l_r2"], rec["l_n"] = 8, 8, 4
+        rec["sym"] = (b_sym + 1)[:, None]
+        rec["day"] = pg_days[b_pos][:, None]
+        for col, f_idx in enumerate(factor_order):
+            d = definitions[f_idx]
+            beta = np.full(len(req_codes), np.nan)
+            r2 = np.full(len(req_codes), np.nan)
+            n = _window_counts(sub, d, names, np.arange(n_sessions))[local, b_pos]
+            mine = out_factor == d.factor
+            if mine.any():
+                at = np.searchsorted(req_codes, out_codes[mine])
+                if not np.array_equal(req_codes[at], out_codes[mine]):
+                    raise RuntimeError("compute_betas returned an unrequested pair")
+                beta[at] = out["beta"].to_numpy()[mine]
+                r2[at] = out["r_squared"].to_numpy()[mine]
+                n[at] = out["n_obs"].to_numpy()[mine]
+            rec["fac"][:, col] = f_idx + 1
+            rec["beta"][:, col], rec["r2"][:, col], rec["n"][:, col] = beta, r2, n
+            stats.null_beta_rows += int(np.isnan(beta).sum())
+        records.append(rec.ravel())
+        stats.rows_written += rec.size
+    return records
+
+
+def _copy_records(conn: sa.Connection, records: list[np.ndarray]) -> None:
+    """Binary COPY of the fixed-width records into a temp table dropped at commit."""
+    conn.execute(sa.text(
+        "create temp table incoming_betas (sym integer, as_of_date date, fac smallint, "
+        "beta double precision, r_squared double precision, n_obs integer) on commit drop"
+    ))
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy("copy incoming_betas from stdin (format binary)") as copy:
+        copy.write(_COPY_HEADER)
+        for rec in records:
+            copy.write(rec.tobytes())
+        copy.write(_COPY_TRAILER)
+
+
+class _Lap:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self.last, 3)
+        self.last = now
+
