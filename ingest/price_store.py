@@ -16,6 +16,7 @@ price an operator loaded by hand is the answer until the operator loads another.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -99,15 +100,15 @@ class IngestResult:
 
     def as_stats(self) -> dict:
         return {
-            "plan": self.plan.as_stats(),
-            "scoped_symbols": list(self.plan.scoped_symbols),
+            "plan": self.plan.as_stats(),  # scoped symbols and the request plan
             "requests_planned": len(self.plan.requests),
             "provider_requests": self.provider_requests,
             "rows_stored": self.rows_stored,
             "unavailable": dict(self.unavailable),
             "cooling_off": dict(self.plan.cooling_off),
-            "rejected": [
-                {**asdict(r), "price_date": r.price_date.isoformat()} for r in self.rejected
+            "rejected": [  # JSON has no NaN (raw.batch_runs.stats is jsonb): null instead
+                {**asdict(r), "price_date": r.price_date.isoformat(),
+                 "close": r.close if math.isfinite(r.close) else None} for r in self.rejected
             ],
             "restated_portfolios": self.restated_portfolios,
             "timings": dict(self.timings),

@@ -76,7 +76,8 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     for col in ("portfolio", "sessions", "last complete", "missing", "equity", "cum. P&L", "daily P&L"):
         table.add_column(col, justify="left" if col == "portfolio" else "right", no_wrap=True)
     money = lambda v: f"{v:,.2f}" if v is not None else "-"
-    for row in snapshot_summary_rows(engine, list(summary["portfolios"].values())):
+    as_of = date.fromisoformat(str(summary["as_of"]))
+    for row in snapshot_summary_rows(engine, list(summary["portfolios"].values()), as_of):
         table.add_row(row["name"], str(row["sessions"]), str(row["last_complete_date"] or "-"),
                       str(row["missing_sessions"]), money(row["equity"]),
                       money(row["cumulative_pnl"]), money(row["daily_pnl"]))

@@ -8,9 +8,11 @@ global dbt advisory lock, so one scope row is enough.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -28,6 +30,38 @@ class DbtResult:
     elapsed_s: float
     nodes: dict[str, str] = field(default_factory=dict)  # unique_id -> status
     rows_affected: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # unique_id -> seconds
+
+
+def project_fingerprint(project_dir: Path) -> str:
+    """Hash of every file dbt compiles: a change means views and seeds must be rebuilt."""
+    digest = hashlib.sha256()
+    for path in sorted(project_dir.rglob("*")):
+        if path.suffix in (".sql", ".yml", ".yaml", ".csv") and "target" not in path.parts:
+            digest.update(str(path.relative_to(project_dir)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def views_and_seeds_current(conn: sa.Connection, fingerprint: str) -> bool:
+    """True when the last full build was of this exact project and its views still exist."""
+    stored = conn.execute(sa.text("select project_fingerprint from raw.dbt_state")).scalar()
+    if stored != fingerprint:
+        return False
+    present = conn.execute(sa.text(
+        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where (n.nspname, c.relname) in (('staging', 'stg_positions'), ('intermediate', "
+        "'int_positions'), ('marts', 'portfolio_watermarks'), ('raw_seeds', 'factor_definitions'))"
+    )).scalar()
+    return present == 4
+
+
+def record_full_build(conn: sa.Connection, fingerprint: str) -> None:
+    conn.execute(
+        sa.text("insert into raw.dbt_state (project_fingerprint) values (:f) on conflict (singleton) "
+                "do update set project_fingerprint = excluded.project_fingerprint, built_at = now()"),
+        {"f": fingerprint},
+    )
 
 
 def write_build_scope(conn: sa.Connection, as_of: date, portfolio_ids: list[int] | None) -> None:
@@ -86,6 +120,8 @@ def dbt_build(
         for node_result in res.result.results:
             status = str(node_result.status)
             result.nodes[node_result.node.unique_id] = status
+            result.timings[node_result.node.unique_id] = round(
+                float(getattr(node_result, "execution_time", 0.0) or 0.0), 3)
             rows = (node_result.adapter_response or {}).get("rows_affected")
             if rows is not None:
                 result.rows_affected[node_result.node.unique_id] = int(rows)

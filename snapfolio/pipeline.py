@@ -19,7 +19,14 @@ from ingest.portfolio_store import OnboardedPortfolio, store_portfolio
 from ingest.price_store import IngestResult, fetch_plan, plan_prices, store_prices
 from ingest.providers.base import PriceProvider
 from ingest.providers.registry import provider_from_spec
-from snapfolio.dbt_runner import DbtResult, dbt_build, write_build_scope
+from snapfolio.dbt_runner import (
+    DbtResult,
+    dbt_build,
+    project_fingerprint,
+    record_full_build,
+    views_and_seeds_current,
+    write_build_scope,
+)
 from snapfolio.settings import Settings
 
 DBT_LOCK_KEY = 7_246_002  # one dbt build at a time per database
@@ -128,13 +135,19 @@ def build_marts(
     with engine.connect() as lock_conn:
         lock_conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": DBT_LOCK_KEY})
         try:
+            fingerprint = project_fingerprint(settings.dbt_project_dir)
             with engine.begin() as conn:
                 started = conn.scalar(sa.text("select clock_timestamp()"))
                 write_build_scope(conn, as_of, portfolio_ids)
+                # views and seeds are rebuilt only when the project changed: cheaper, and
+                # no reader ever races a view being swapped
+                current = views_and_seeds_current(conn, fingerprint)
             result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
-                               models_only=models_only)
+                               models_only=models_only or (current and not full_refresh))
             with engine.begin() as conn:
                 _advance_restatements(conn, started, as_of, portfolio_ids)
+                if not current:
+                    record_full_build(conn, fingerprint)
             return result
         finally:
             lock_conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": DBT_LOCK_KEY})

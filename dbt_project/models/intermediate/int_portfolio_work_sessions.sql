@@ -59,49 +59,48 @@ candidate_sessions as (
 
 {%- if existing_snapshots and existing_exposures %}
 
-{#- Self-healing: a snapshot session whose exposure rows fall short of position_count ×
-    factors. One grouped anti-join over the in-scope portfolios' existing rows: it reads
-    every exposure row of those portfolios (12 per open position and session, through the
-    (portfolio_id, snapshot_date, ...) unique index order), i.e. about the size of their
-    whole exposure history each build: ~0.1 s per 100k rows. -#}
-exposure_shortfall as (
-    select snapshots.portfolio_id, snapshots.snapshot_date
-    from {{ existing_snapshots }} as snapshots
-    left join (
-        select exposures.portfolio_id, exposures.snapshot_date, count(*) as exposure_rows
-        from {{ existing_exposures }} as exposures
-        where exposures.portfolio_id in (select portfolio_id from portfolios_in_scope)
-        group by exposures.portfolio_id, exposures.snapshot_date
-    ) as exposure_counts
-        on exposure_counts.portfolio_id = snapshots.portfolio_id
-       and exposure_counts.snapshot_date = snapshots.snapshot_date
-    where snapshots.portfolio_id in (select portfolio_id from portfolios_in_scope)
-      and coalesce(exposure_counts.exposure_rows, 0)
-          < snapshots.position_count * (select count(*) from factor_definitions)
+{#- Self-healing, read from the marts as they are now: a session is work when it has no
+    snapshot, an incomplete one, or fewer exposure rows than position_count × factors.
+    The exposure rows are counted by marts.fct_position_factor_exposures_counts, which
+    triggers on the exposure mart keep equal to its live per-(portfolio, session) row
+    count in the writer's own transaction (macros/exposure_counts.sql), so this is one
+    row per (portfolio, session) (~0.1 s per 100k sessions) instead of a re-count of
+    every exposure row of the portfolios in scope (12 per open position and session).
+    A mart built before the counts existed falls back to that re-count once. -#}
+{%- set existing_counts = existing_mart('fct_position_factor_exposures_counts') %}
+
+exposure_counts as (
+    {%- if existing_counts %}
+    select portfolio_id, snapshot_date, exposure_rows
+    from {{ existing_counts }}
+    where portfolio_id in (select portfolio_id from portfolios_in_scope)
+    {%- else %}
+    select exposures.portfolio_id, exposures.snapshot_date, count(*) as exposure_rows
+    from {{ existing_exposures }} as exposures
+    where exposures.portfolio_id in (select portfolio_id from portfolios_in_scope)
+    group by exposures.portfolio_id, exposures.snapshot_date
+    {%- endif %}
 ),
 {%- endif %}
 
 work as (
     select candidate_sessions.*
     from candidate_sessions
-    left join restate_from on restate_from.portfolio_id = candidate_sessions.portfolio_id
     {%- if not existing_snapshots or not existing_exposures %}
     where true
     {%- else %}
+    left join restate_from on restate_from.portfolio_id = candidate_sessions.portfolio_id
+    left join {{ existing_snapshots }} as done
+        on done.portfolio_id = candidate_sessions.portfolio_id
+       and done.snapshot_date = candidate_sessions.session_date
+    left join exposure_counts
+        on exposure_counts.portfolio_id = candidate_sessions.portfolio_id
+       and exposure_counts.snapshot_date = candidate_sessions.session_date
     where candidate_sessions.session_date >= coalesce(restate_from.restate_from_date, 'infinity'::date)
-       or not exists (
-            select 1
-            from {{ existing_snapshots }} as done
-            where done.portfolio_id = candidate_sessions.portfolio_id
-              and done.snapshot_date = candidate_sessions.session_date
-              and done.is_complete
-       )
-       or exists (
-            select 1
-            from exposure_shortfall
-            where exposure_shortfall.portfolio_id = candidate_sessions.portfolio_id
-              and exposure_shortfall.snapshot_date = candidate_sessions.session_date
-       )
+       or done.portfolio_id is null
+       or not done.is_complete
+       or coalesce(exposure_counts.exposure_rows, 0)
+          < done.position_count * (select count(*) from factor_definitions)
     {%- endif %}
 ),
 

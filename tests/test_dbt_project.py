@@ -1,0 +1,25 @@
+"""`dbt build` of the whole project with its unit tests (the accounting edge cases:
+first session, short, exit, option multiplier, stale price, unavailable symbol, and the
+factor exposure rules) and data tests, on a real database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from snapfolio.dbt_runner import dbt_build, write_build_scope
+
+
+def test_dbt_build_with_unit_tests_passes(db, settings):
+    with db.engine.begin() as conn:
+        write_build_scope(conn, date(2025, 3, 7), None)
+    result = dbt_build(settings, db.url, unit_tests=True)
+    unit = {k: v for k, v in result.nodes.items() if k.startswith("unit_test.")}
+    names = {k.split(".")[-1] for k in unit}
+    assert {"first_session_has_zero_daily_pnl", "short_position_gains_when_price_falls",
+            "exit_mid_period_realizes_and_freezes", "option_multiplier_scales_value_and_pnl",
+            "stale_price_within_five_sessions_then_entry",
+            "unavailable_symbol_uses_entry_price_and_does_not_block",
+            "snapshot_complete_unless_available_symbol_unpriced"} <= names
+    assert set(unit.values()) == {"pass"}
+    assert any(k.startswith("test.") for k in result.nodes)  # grain tests ran too
+    assert all(v in ("pass", "success") for v in result.nodes.values())
