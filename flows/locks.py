@@ -10,6 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 PORTFOLIO_LOCK_CLASS = 7246  # pg_advisory_lock(int, int): (class, portfolio_id)
+DBT_LOCK_KEY = 7_246_002  # exclusive for a dbt build; writers of restatement marks take it shared
+
+
+def hold_off_dbt_builds(conn: sa.Connection) -> None:
+    """In a transaction that writes restatement marks: wait out a running dbt build and
+    keep the next one from starting until this commits, so a mark is either visible to a
+    build or stamped after it (never consumed by a build that could not see its data)."""
+    conn.execute(sa.text("select pg_advisory_xact_lock_shared(:k)"), {"k": DBT_LOCK_KEY})
 RUN_LOCK_CLASS = 7247  # (class, hashtext(run_id)): held while a run is alive
 
 

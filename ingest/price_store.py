@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from flows.locks import hold_off_dbt_builds
 from ingest import calendar
 from ingest.providers.base import PRICE_COLUMNS, FetchResult, PriceProvider
 from ingest.providers.synthetic import OPTION_RE
@@ -420,6 +421,7 @@ def write_prices(
     """
     if prices.empty:
         return WriteOutcome(0, [], 0)
+    hold_off_dbt_builds(conn)
     if factor_symbols is None or lookback_sessions is None:
         from factors.definitions import factor_etfs, load_definitions
         from factors.definitions import lookback_sessions as longest

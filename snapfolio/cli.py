@@ -326,6 +326,25 @@ def demo(
     _run_flow(False, as_of=as_of_date, kind="backfill")
 
 
+@prices_app.command("load")
+def prices_load(
+    file: Annotated[Path, typer.Argument(help="CSV: symbol,date,close[,adj_close] (NYSE sessions).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Load closes for symbols no provider has (private funds); validated like a portfolio
+    CSV, written in one transaction; the next run restates the portfolios holding them."""
+    from ingest.manual_prices import load_manual_prices
+
+    _, _, engine = _context()
+    result = load_manual_prices(engine, file)
+    if as_json:
+        print(json.dumps(result.as_stats(), default=str))
+        return
+    console.print(f"loaded {result.rows} prices for {', '.join(result.symbols)} "
+                  f"({result.first_date}..{result.last_date}): {result.rows_stored} written, "
+                  f"{result.restated_portfolios} portfolio(s) restated on the next run")
+
+
 def _fail(label: str, message: str, code: int, details: str | None = None) -> None:
     """One line on stderr (no markup interpretation of the message), then exit."""
     from rich.text import Text
@@ -338,6 +357,7 @@ def _fail(label: str, message: str, code: int, details: str | None = None) -> No
 
 def main() -> None:
     """Console entry point: maps known failures to one line and an exit code."""
+    from ingest.manual_prices import ManualPriceCsvError
     from ingest.portfolio_csv import PortfolioCsvError
     from ingest.portfolio_store import PortfolioExistsError
     from ingest.providers.base import ProviderError
@@ -351,7 +371,7 @@ def main() -> None:
             sys.exit(code)
     except CliError as exc:
         _fail("error" if exc.code == EXIT_BAD_INPUT else "failed", str(exc), exc.code)
-    except PortfolioCsvError as exc:
+    except (PortfolioCsvError, ManualPriceCsvError) as exc:
         _fail("error", str(exc), EXIT_BAD_INPUT, details=exc.report())
     except (PortfolioExistsError, UnknownPortfolioError, ExportError) as exc:
         _fail("error", str(exc), EXIT_BAD_INPUT)

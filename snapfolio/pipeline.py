@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from flows.faults import fault_point
+from flows.locks import DBT_LOCK_KEY
 from ingest import calendar
 from ingest.portfolio_csv import parse_portfolio_csv
 from ingest.portfolio_store import OnboardedPortfolio, store_portfolio
@@ -28,8 +29,6 @@ from snapfolio.dbt_runner import (
     write_build_scope,
 )
 from snapfolio.settings import Settings
-
-DBT_LOCK_KEY = 7_246_002  # one dbt build at a time per database
 
 
 class UnknownPortfolioError(ValueError):
@@ -109,7 +108,8 @@ def ingest_prices(
     with engine.begin() as conn:
         result = store_prices(conn, fetched, provider_name=provider.name,
                               max_move=settings.max_daily_move,
-                              factor_symbols=factor_etfs(definitions))
+                              factor_symbols=factor_etfs(definitions),
+                              lookback_sessions=lookback_sessions(definitions))
     result.plan = plan
     return result
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import EXAMPLES
 
@@ -71,3 +73,30 @@ def test_onboard_then_export_contract_csv(db, tmp_path):
     lines = positions.splitlines()
     assert lines[0].split(",")[:4] == ["portfolio_id", "position_id", "snapshot_date", "symbol"]
     assert len(lines) - 1 == db.scalar("select count(*) from marts.fct_position_values")
+
+
+def test_check_command_fails_naming_the_broken_expectation(db, settings):
+    from datetime import date
+
+    from snapfolio import pipeline
+
+    pipeline.onboard_file(db.engine, EXAMPLES / "small_test_portfolio.csv", "small")
+    pipeline.run_batch(db.engine, settings, db.url, as_of=date(2024, 7, 31))
+    ok = snapfolio("check", "--as-of", "2024-07-31", "--json", check_code=0)
+    report = json.loads(ok.stdout)
+    assert report["status"] == "passed" and Path(report["data_docs"]).exists()
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("insert into raw.batch_runs (run_id, kind, status) "
+                             "values ('stuck01', 'daily', 'running')"))
+    bad = snapfolio("check", "--as-of", "2024-07-31", check_code=1)
+    assert "no_stuck_runs" in bad.stdout and "stuck01" in bad.stdout
+    assert "Data Docs:" in bad.stdout
+
+
+def test_prices_load_cli(db):
+    good = Path(__file__).parent / "data" / "prices" / "private_funds.csv"
+    proc = snapfolio("prices", "load", str(good), "--json", check_code=0)
+    stats = json.loads(proc.stdout)
+    assert stats["rows_stored"] == db.scalar("select count(*) from raw.prices where source = 'manual'") > 0
+    bad = snapfolio("prices", "load", str(good.parent / "bad_manual_prices.csv"), check_code=2)
+    assert bad.stderr.startswith("error:") and "line " in bad.stderr and "Traceback" not in bad.stderr

@@ -5,7 +5,7 @@
 -- the run id; see flows/locks.py), so concurrent runs are not flagged; a row without
 -- that lock is stuck (rows of dead processes are reconciled to 'crashed' at the start of
 -- every run, so one still here is a bug). One row per such run.
-with scope as (
+with scope as not materialized (
     select * from {batch} as run_scope
 )
 
