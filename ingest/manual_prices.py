@@ -32,7 +32,7 @@ from ingest import calendar
 from ingest.portfolio_csv import _LINE_SPLIT_RE as LINE_SPLIT
 from ingest.portfolio_csv import _NUMBER_RE as NUMBER
 from ingest.portfolio_csv import _SYMBOL_RE as SYMBOL_CHARS
-from ingest.portfolio_csv import MAX_SYMBOL_LEN, CsvIssue
+from ingest.portfolio_csv import MAX_SYMBOL_LEN, CsvIssue, CsvRejectedError
 from ingest.portfolio_csv import _split as split_csv_line
 from ingest.price_store import MANUAL_SOURCE, write_prices
 
@@ -44,19 +44,8 @@ REQUIRED = ("symbol", "date", "close")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class ManualPriceCsvError(ValueError):
-    """The whole file is rejected; ``issues`` lists every problem found."""
-
-    def __init__(self, source: str, issues: list[CsvIssue]) -> None:
-        self.source = source
-        self.issues = sorted(issues, key=lambda i: i.line)
-        n = len(self.issues)
-        first = str(self.issues[0]) if self.issues else "unknown problem"
-        super().__init__(f"{source}: {n} error{'s' if n != 1 else ''}; first: {first}")
-
-    def report(self) -> str:
-        """All issues, one per line."""
-        return "\n".join(str(i) for i in self.issues)
+class ManualPriceCsvError(CsvRejectedError):
+    """A manual price CSV rejected whole (nothing is written)."""
 
 
 @dataclass(frozen=True)

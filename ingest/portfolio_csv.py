@@ -17,6 +17,7 @@ __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
     "CsvIssue",
+    "CsvRejectedError",
     "PortfolioCsvError",
     "PositionRow",
     "parse_portfolio_csv",
@@ -106,8 +107,8 @@ class CsvIssue:
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
-class PortfolioCsvError(ValueError):
-    """The whole file is rejected; ``issues`` lists every problem found."""
+class CsvRejectedError(ValueError):
+    """A CSV rejected whole; ``issues`` lists every problem found (line and column)."""
 
     def __init__(self, source: str, issues: list[CsvIssue]) -> None:
         self.source = source
@@ -119,6 +120,10 @@ class PortfolioCsvError(ValueError):
     def report(self) -> str:
         """All issues, one per line."""
         return "\n".join(str(i) for i in self.issues)
+
+
+class PortfolioCsvError(CsvRejectedError):
+    """A portfolio CSV rejected whole (nothing is written)."""
 
 
 def parse_portfolio_csv(path: str | Path, today: date | None = None) -> list[PositionRow]:

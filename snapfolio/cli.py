@@ -357,8 +357,7 @@ def _fail(label: str, message: str, code: int, details: str | None = None) -> No
 
 def main() -> None:
     """Console entry point: maps known failures to one line and an exit code."""
-    from ingest.manual_prices import ManualPriceCsvError
-    from ingest.portfolio_csv import PortfolioCsvError
+    from ingest.portfolio_csv import CsvRejectedError
     from ingest.portfolio_store import PortfolioExistsError
     from ingest.providers.base import ProviderError
     from snapfolio.dbt_runner import DbtBuildError
@@ -371,7 +370,7 @@ def main() -> None:
             sys.exit(code)
     except CliError as exc:
         _fail("error" if exc.code == EXIT_BAD_INPUT else "failed", str(exc), exc.code)
-    except (PortfolioCsvError, ManualPriceCsvError) as exc:
+    except CsvRejectedError as exc:
         _fail("error", str(exc), EXIT_BAD_INPUT, details=exc.report())
     except (PortfolioExistsError, UnknownPortfolioError, ExportError) as exc:
         _fail("error", str(exc), EXIT_BAD_INPUT)
