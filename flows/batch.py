@@ -174,6 +174,8 @@ def execute_batch(
     finally:
         summary.status = status
         summary.error = error
+        final_state = f"current through {as_of}" if status != "failed" else "failed"
+        summary.portfolio_states.update({n: final_state for n in summary.portfolios})
         try:
             run_history.finish_run(engine, run_id, status, error_summary=error,
                                    stats=summary.as_stats())
@@ -213,6 +215,10 @@ def _lock_scope(engine: Engine, locks: LockSession, request: BatchRequest,
     summary.skipped = sorted(by_id[i] for i in held)
     for name in summary.skipped:
         summary.warnings.append(f"portfolio {name} skipped: another run is processing it")
+    summary.portfolio_states = {**{n: "processing" for n in summary.portfolios},
+                                **{n: "skipped (held by another run)" for n in summary.skipped}}
+    run_history.update_run(engine, summary.run_id,
+                           stats={"portfolio_states": summary.portfolio_states})
 
 
 def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: URL,

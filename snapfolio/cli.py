@@ -224,11 +224,8 @@ def _status_table(found: dict) -> Table:
     ]
     for name, seconds in (stats.get("timings") or {}).items():
         rows.append((f"  {name}", f"{seconds:.2f}s"))
-    portfolios = stats.get("portfolios") or {}
-    if portfolios:
-        rows.append(("portfolios", ", ".join(sorted(portfolios))))
-    if stats.get("skipped"):
-        rows.append(("skipped", ", ".join(stats["skipped"])))
+    for name, state in sorted((stats.get("portfolio_states") or {}).items()):
+        rows.append((f"  {name}", state))
     if stats.get("unavailable"):
         rows.append(("unavailable", ", ".join(f"{s} ({r})" for s, r in stats["unavailable"].items())))
     if (stats.get("checks") or {}).get("data_docs"):
@@ -324,6 +321,19 @@ def demo(
         onboarded = onboard_file(engine, path, path.stem, replace=True)
         console.print(f"onboarded [bold]{path.stem}[/] ({onboarded.positions} positions)")
     _run_flow(False, as_of=as_of_date, kind="backfill")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the background embedded PostgreSQL and local Prefect server of SNAPFOLIO_HOME."""
+    from flows.prefect_server import stop_prefect_server
+    from snapfolio.embedded_pg import stop_embedded_server
+    from snapfolio.settings import load_settings
+
+    home = load_settings().home
+    stop_prefect_server(home)
+    stop_embedded_server(home)
+    console.print(f"stopped the background servers of {home}")
 
 
 @prices_app.command("load")

@@ -191,6 +191,7 @@ class BatchSummary:
     chunks: list[str] = field(default_factory=list)
     dbt_rows: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    portfolio_states: dict[str, str] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     onboarded: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
