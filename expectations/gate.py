@@ -23,11 +23,13 @@ from sqlalchemy.engine import Engine
 
 from expectations.checks import CHECKS, Severity, load_severities
 from expectations.context import (
+    context_root,
     data_docs_index,
     ensure_checkpoint,
     open_context,
     scope_query,
 )
+from expectations.offline_index import write_offline_index
 from snapfolio.database import get_engine, resolve_url
 from snapfolio.settings import Settings
 
@@ -98,6 +100,7 @@ def run_checks(
             result = checkpoint.run(
                 run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
             )
+            write_offline_index(context_root(settings), data_docs_index(settings))
         except Exception as exc:  # GX raised instead of recording a failed expectation
             raise CheckGateError(f"data-quality checkpoint could not run: {exc}") from exc
     results = _collect(result, severities)
