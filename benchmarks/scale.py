@@ -92,7 +92,7 @@ def make_book(n_portfolios: int, n_positions: int, symbols: list[str], first: da
                 expiry = sessions[min(len(sessions) - 1, entry + int(rng.integers(20, 200)))]
                 if rng.random() < 0.5:
                     expiry = as_of + timedelta(days=int(rng.integers(30, 400)))
-                occ = f"{und}{expiry:%y%m%d}{'C' if call else 'P'}{int(round(strike * 1000)):08d}"
+                occ = f"{und}{expiry:%y%m%d}{'C' if call else 'P'}{round(strike * 1000):08d}"
                 years = max((expiry - sessions[entry]).days, 1) / 365
                 intrinsic = max(s0 - strike, 0) if call else max(strike - s0, 0)
                 price = round(intrinsic + 0.4 * s0 * 0.25 * years ** 0.5, 2)
@@ -190,7 +190,7 @@ def run_measured(label: str, fn: Callable[[], Any], recorder: DbtRecorder) -> di
     if summary.status == "failed":
         raise RuntimeError(f"{label}: batch failed: {summary.error}")
     print(f"[scale] {label}: {wall:.1f} s {summary.timings}", file=sys.stderr, flush=True)
-    return {
+    out = {
         "wall_s": wall,
         "as_of": summary.as_of.isoformat(),
         "status": summary.status,
@@ -207,6 +207,8 @@ def run_measured(label: str, fn: Callable[[], Any], recorder: DbtRecorder) -> di
         "checks_s": summary.checks.get("elapsed_s"),
         "dbt_node_s": node_seconds(calls),
     }
+    print(f"[scale-json] {label} {json.dumps(out)}", file=sys.stderr, flush=True)
+    return out
 
 
 def counts(engine) -> dict[str, int]:

@@ -25,7 +25,9 @@ its betas are computed by the next run.
 
 Writes. One transaction under a transaction-level advisory lock (two runs never fit the
 same pairs twice): binary COPY into a temp table (fixed-width records built with numpy:
-no per-row Python), one ``INSERT ... ON CONFLICT DO UPDATE``. When betas are written for
+no per-row Python), then one plain ``INSERT`` (a needed pair that already holds some
+factor rows, which is rare, has those rows deleted first: the same result as an
+``INSERT ... ON CONFLICT DO UPDATE``, about twice as fast on millions of rows). When betas are written for
 sessions that the snapshot mart already covers (e.g. recomputed after a factor ETF price
 correction invalidated them), a restatement is marked for each portfolio holding the
 symbol on those sessions, so its exposures are rebuilt by the next dbt build.
@@ -46,6 +48,7 @@ from factors.definitions import FactorDefinition, factor_etfs, load_definitions,
 from factors.rolling import compute_betas, returns_from_prices
 
 FACTORS_LOCK_KEY = 7_246_010  # serializes beta writes (pg advisory xact lock)
+ANALYZE_MIN_ROWS = 100_000  # rows written that make the table's statistics stale
 BLOCK_CELLS = 60_000  # symbols x target sessions per compute block (~0.7M output rows)
 
 _PG_EPOCH_DAYS = 10_957  # 2000-01-01 - 1970-01-01: PostgreSQL binary dates count from 2000
@@ -94,7 +97,7 @@ have as (
       and b.as_of_date <= :as_of
     group by b.symbol, b.as_of_date
 )
-select needed.symbol, needed.session_date - date '1970-01-01' as day
+select needed.symbol, needed.session_date - date '1970-01-01' as day, coalesce(have.n, 0) as have
 from needed
 left join have
   on have.symbol = needed.symbol and have.as_of_date = needed.session_date
@@ -102,8 +105,18 @@ where coalesce(have.n, 0) < :n_factors
 order by needed.symbol, needed.session_date
 """
 
-_UPSERT_SQL = """
-insert into raw.symbol_factor_betas as b
+# Needed pairs that already hold some factor rows (half-filled: rare, e.g. a factor
+# added to the seed) lose those rows first, so that the insert below never conflicts.
+_DELETE_PARTIAL_SQL = """
+delete from raw.symbol_factor_betas b
+using unnest(cast(:symbols as text[]), cast(:days as date[])) as p(symbol, as_of_date)
+where b.symbol = p.symbol and b.as_of_date = p.as_of_date and b.factor = any(:factors)
+"""
+
+# A plain INSERT (the pairs are missing or were just cleared, under the factors lock):
+# about twice as fast as INSERT ... ON CONFLICT DO UPDATE on millions of rows, same rows.
+_INSERT_SQL = """
+insert into raw.symbol_factor_betas
     (symbol, as_of_date, factor, beta, r_squared, n_obs, computed_at)
 select
     s.symbol,
@@ -117,9 +130,6 @@ from incoming_betas i
 -- joins, not array subscripts: subscripting a text array walks it element by element
 join unnest(cast(:symbols as text[])) with ordinality as s(symbol, code) on s.code = i.sym
 join unnest(cast(:factors as text[])) with ordinality as f(factor, code) on f.code = i.fac
-on conflict (symbol, as_of_date, factor) do update
-   set beta = excluded.beta, r_squared = excluded.r_squared,
-       n_obs = excluded.n_obs, computed_at = excluded.computed_at
 """
 
 _RESTATE_SQL = """
@@ -144,7 +154,7 @@ class FactorRunStats:
 
     symbols: int = 0  # symbols with needed pairs (unavailable ones included)
     pairs_needed: int = 0  # (symbol, session) pairs missing at least one factor row
-    rows_written: int = 0  # (symbol, session, factor) rows upserted
+    rows_written: int = 0  # (symbol, session, factor) rows written
     null_beta_rows: int = 0  # of which beta NULL (insufficient history)
     unavailable_symbols: list[str] = field(default_factory=list)  # no prices: no rows
     unavailable_pairs: int = 0  # needed pairs of those symbols (still needed next run)
@@ -187,6 +197,7 @@ def compute_factor_betas(
             return stats
         pair_symbols = np.array([p[0] for p in pairs], dtype=object)
         pair_days = np.array([p[1] for p in pairs], dtype=np.int64).astype("datetime64[D]")
+        partial = np.array([p[2] > 0 for p in pairs], dtype=bool)
         symbols = list(dict.fromkeys(pair_symbols))  # sorted (query order)
         stats.symbols = len(symbols)
 
@@ -195,7 +206,7 @@ def compute_factor_betas(
         if unavailable:
             keep = ~np.isin(pair_symbols, list(unavailable))
             stats.unavailable_pairs = int((~keep).sum())
-            pair_symbols, pair_days = pair_symbols[keep], pair_days[keep]
+            pair_symbols, pair_days, partial = pair_symbols[keep], pair_days[keep], partial[keep]
         if not len(pair_symbols):
             stats.elapsed = round(time.perf_counter() - started, 3)
             return stats
@@ -218,8 +229,19 @@ def compute_factor_betas(
         if records:
             _copy_records(conn, records)
             lap("copy")
-            conn.execute(sa.text(_UPSERT_SQL), {"symbols": symbols, "factors": factors})
-            lap("upsert")
+            if partial.any():
+                conn.execute(sa.text(_DELETE_PARTIAL_SQL), {
+                    "symbols": list(pair_symbols[partial]),
+                    "days": [d.astype(object) for d in pair_days[partial]],
+                    "factors": factors})
+            conn.execute(sa.text(_INSERT_SQL), {"symbols": symbols, "factors": factors})
+            lap("insert")
+            if stats.rows_written >= ANALYZE_MIN_ROWS:
+                # a fresh bulk load has no statistics: without them the dbt build that
+                # follows plans its beta join for a tiny table (300 s instead of 10 s
+                # for a 60-session chunk of 1,000 portfolios)
+                conn.execute(sa.text("analyze raw.symbol_factor_betas"))
+                lap("analyze")
             if conn.execute(sa.text("select to_regclass('marts.fct_portfolio_snapshots')")).scalar():
                 stats.restated_portfolios = conn.execute(
                     sa.text(_RESTATE_SQL), {"symbols": symbols}).rowcount

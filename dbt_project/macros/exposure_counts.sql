@@ -1,15 +1,21 @@
 {# Live per-(portfolio, session) row count of marts.fct_position_factor_exposures, kept
-   in marts.fct_position_factor_exposure_counts by statement-level triggers (transition
-   tables) on every INSERT, DELETE, UPDATE and TRUNCATE of the mart, in the writer's own
-   transaction: whoever changes the mart (dbt's delete+insert, the pre-hook, a
-   re-onboarding's delete, a manual repair) changes the count with it. The work-set
-   model compares it with position_count × factors instead of re-counting the whole
-   exposure history every build, so that check costs one row per (portfolio, session),
-   not twelve per open position.
+   in marts.fct_position_factor_exposures_counts so that the work-set model can compare
+   it with position_count × factors without re-counting the whole exposure history every
+   build (12 rows per open position and session): that check then costs one row per
+   (portfolio, session).
 
-   Run as the mart's post-hook on every build: the first build, a full refresh or a
-   mart rebuilt outside dbt creates a table without the triggers, and then the counts
-   are rebuilt from the mart (one full count) before the triggers are (re)attached. #}
+   Who keeps it exact:
+   * dbt itself: this post-hook sets the count of every session the build (re)wrote
+     from the build's own rows (int_position_factor_exposures: exactly the rows the
+     mart just received), in the model's transaction;
+   * statement-level triggers (transition tables) on DELETE, UPDATE and TRUNCATE of the
+     mart, in the writer's transaction: the pre-hook's and dbt's deletes, a
+     re-onboarding's delete, a manual repair. Bulk INSERTs are not triggered (a
+     transition table of a 12M-row backfill chunk costs more than the insert's own
+     index work); rows inserted by something other than dbt are therefore not counted,
+     which can only make a session look short and be rebuilt once: the safe side.
+   The first build, a full refresh or a mart rebuilt outside dbt has no triggers yet:
+   then the counts are rebuilt from the mart (one full count) and the triggers attached. #}
 {% macro exposure_counts_hook() -%}
 {%- set counts = this.schema ~ '.' ~ this.identifier ~ '_counts' -%}
 {%- set fn = this.schema ~ '.' ~ this.identifier ~ '_count' -%}
@@ -19,16 +25,6 @@ create table if not exists {{ counts }} (
     exposure_rows bigint not null,
     primary key (portfolio_id, snapshot_date)
 );
-
-create or replace function {{ fn }}_added() returns trigger language plpgsql as $fn$
-begin
-    insert into {{ counts }} as c (portfolio_id, snapshot_date, exposure_rows)
-    select portfolio_id, snapshot_date, count(*) from added_rows group by portfolio_id, snapshot_date
-    on conflict (portfolio_id, snapshot_date)
-    do update set exposure_rows = c.exposure_rows + excluded.exposure_rows;
-    return null;
-end
-$fn$;
 
 create or replace function {{ fn }}_removed() returns trigger language plpgsql as $fn$
 begin
@@ -74,6 +70,8 @@ begin
 end
 $fn$;
 
+drop trigger if exists exposure_counts_added on {{ this }};  -- an earlier version's
+
 do $do$
 begin
     if not exists (
@@ -86,9 +84,6 @@ begin
         insert into {{ counts }} (portfolio_id, snapshot_date, exposure_rows)
         select portfolio_id, snapshot_date, count(*) from {{ this }}
         group by portfolio_id, snapshot_date;
-        create trigger exposure_counts_added after insert on {{ this }}
-            referencing new table as added_rows
-            for each statement execute function {{ fn }}_added();
         create trigger exposure_counts_removed after delete on {{ this }}
             referencing old table as removed_rows
             for each statement execute function {{ fn }}_removed();
@@ -97,6 +92,18 @@ begin
             for each statement execute function {{ fn }}_moved();
         create trigger exposure_counts_truncated after truncate on {{ this }}
             for each statement execute function {{ fn }}_truncated();
+    else
+        -- this build's sessions: exactly the rows just inserted (none = 0)
+        insert into {{ counts }} as c (portfolio_id, snapshot_date, exposure_rows)
+        select work.portfolio_id, work.snapshot_date, coalesce(built.n, 0)
+        from {{ ref('int_portfolio_work_sessions') }} as work
+        left join (
+            select portfolio_id, snapshot_date, count(*) as n
+            from {{ ref('int_position_factor_exposures') }}
+            group by portfolio_id, snapshot_date
+        ) as built
+            on built.portfolio_id = work.portfolio_id and built.snapshot_date = work.snapshot_date
+        on conflict (portfolio_id, snapshot_date) do update set exposure_rows = excluded.exposure_rows;
     end if;
 end
 $do$;

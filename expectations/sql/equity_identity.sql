@@ -3,7 +3,7 @@
 -- on every snapshot, within 1e-6 relative: catches equity updated without its snapshot
 -- (the old batch's split transaction) and any drift in the accounting.
 -- One row per (portfolio, identity broken), with the first session and the worst gap.
-with scope as (
+with scope as not materialized (
     select * from {batch} as run_scope
 ),
 

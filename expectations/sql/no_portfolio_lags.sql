@@ -4,7 +4,7 @@
 -- calendar and the positions (never from a stored watermark), so a portfolio left
 -- behind while others moved on is caught.
 -- One row per laggard: its name, last complete session and how far behind it is.
-with scope as (
+with scope as not materialized (
     select * from {batch} as run_scope
 ),
 

@@ -3,7 +3,7 @@
 -- zero or negative price would silently value positions at nothing. (NaN passes
 -- PostgreSQL's "close > 0" check constraint, so it is tested here.)
 -- One row per symbol, with the portfolios that hold it.
-with scope as (
+with scope as not materialized (
     select * from {batch} as run_scope
 ),
 

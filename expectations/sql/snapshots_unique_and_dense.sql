@@ -3,7 +3,7 @@
 -- missing between a portfolio's first and last snapshot: the old batch silently skipped
 -- snapshots while equity moved on.
 -- One row per (portfolio, problem), with the count and the first dates affected.
-with scope as (
+with scope as not materialized (
     select * from {batch} as run_scope
 ),
 

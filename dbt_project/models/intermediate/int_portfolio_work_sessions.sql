@@ -1,4 +1,4 @@
-{{ config(materialized='table', unlogged=true) }}
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 {#- The (portfolio, session) pairs this build must (re)compute, per portfolio, never
     from a global max(date): sessions from the portfolio's first entry to as_of that
     have no complete snapshot or fewer exposure rows than open positions × factors,

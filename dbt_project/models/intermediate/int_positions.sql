@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 {#- Positions with the facts the accounting needs: the first session a position exists
     on, and its effective exit. An option with no exit closes at expiration: from the
     first session after expiry it is valued at its intrinsic value on the last close of
@@ -8,11 +8,11 @@ with positions as (
     select * from {{ ref('stg_positions') }}
 ),
 
-sessions as (
+sessions as not materialized (
     select * from {{ ref('stg_trading_sessions') }}
 ),
 
-prices as (
+prices as not materialized (
     select * from {{ ref('stg_prices') }}
 ),
 
@@ -20,9 +20,13 @@ with_first_session as (
     select
         positions.*,
         (
-            select min(sessions.session_index)
+            -- session_index is dense and ascending by date: the first session on or
+            -- after entry is the smallest index there
+            select sessions.session_index
             from sessions
             where sessions.session_date >= positions.entry_date
+            order by sessions.session_date
+            limit 1
         ) as first_session_index
     from positions
 ),
@@ -31,9 +35,11 @@ expiry_settlement as (
     select
         with_first_session.position_id,
         (
-            select min(sessions.session_date)
+            select sessions.session_date
             from sessions
             where sessions.session_date > with_first_session.expiration
+            order by sessions.session_date
+            limit 1
         ) as settle_date,
         (
             select prices.close

@@ -12,11 +12,12 @@ positions as (
     select * from {{ ref('int_positions') }}
 ),
 
-sessions as (
+sessions as not materialized (
     select * from {{ ref('stg_trading_sessions') }}
 ),
 
-prices as (
+prices as not materialized (
+    -- inlined where used, so each use is an index range scan on (symbol, price_date)
     select * from {{ ref('stg_prices') }}
 ),
 
@@ -59,14 +60,18 @@ range_prices as (
 ),
 
 earlier_prices as (
-    select distinct on (prices.symbol)
-        prices.symbol,
-        prices.close
-    from prices
-    inner join needed_symbols on needed_symbols.symbol = prices.symbol
+    -- each symbol's last close before the range: one backward index probe per symbol
+    select needed_symbols.symbol, last_before.close
+    from needed_symbols
     cross join range_bounds
-    where prices.price_date < range_bounds.low_date
-    order by prices.symbol, prices.price_date desc
+    cross join lateral (
+        select prices.close
+        from prices
+        where prices.symbol = needed_symbols.symbol
+          and prices.price_date < range_bounds.low_date
+        order by prices.price_date desc
+        limit 1
+    ) as last_before
 ),
 
 grid as (

@@ -1,12 +1,6 @@
-with source as (
-    select * from {{ source('raw', 'build_scope') }}
-),
-
-renamed as (
-    select
-        as_of,
-        portfolio_ids
-    from source
-)
-
-select * from renamed
+{#- A plain select, no CTEs: PostgreSQL inlines a view only when its query has no
+    WITH, and only an inlined view lets the callers' lookups use the source's indexes. -#}
+select
+    as_of,
+    portfolio_ids
+from {{ source('raw', 'build_scope') }}

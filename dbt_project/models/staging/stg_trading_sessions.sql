@@ -1,12 +1,6 @@
-with source as (
-    select * from {{ source('raw', 'trading_sessions') }}
-),
-
-renamed as (
-    select
-        session_date,
-        session_index
-    from source
-)
-
-select * from renamed
+{#- A plain select, no CTEs: PostgreSQL inlines a view only when its query has no
+    WITH, and only an inlined view lets the callers' lookups use the source's indexes. -#}
+select
+    session_date,
+    session_index
+from {{ source('raw', 'trading_sessions') }}
