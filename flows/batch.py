@@ -252,7 +252,8 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
         progress.step(f"dbt chunk {i}/{len(ends)} through {end}")
     progress.set("checks")
     fault_point("checks")
-    summary.checks = phase("checks", _checks_phase, settings, as_of, ids, start, summary.run_id)
+    summary.checks = phase("checks", _checks_phase, settings, as_of, ids, start or as_of,
+                           summary.run_id)
     for failure in summary.checks.get("warned", []):
         summary.warnings.append(f"data-quality warning: {failure}")
     progress.set("finishing", done=progress.total)

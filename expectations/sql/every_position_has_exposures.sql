@@ -36,43 +36,6 @@ open_positions as (
       and (scope.since is null or position_values.snapshot_date >= scope.since)
 ),
 
--- One pass over the exposure rows of the run's sessions, grouped per position and
--- session in index order (no hash of tens of millions of rows): a position-session is
--- suspect when it has fewer rows than factors (the unique index on (portfolio_id,
--- snapshot_date, position_id, factor) rules out duplicates) or a row with no beta and
--- no valid status or reason. Only suspects are expanded to one row per factor below.
-exposure_summary as (
-    select
-        exposures.portfolio_id,
-        exposures.snapshot_date,
-        exposures.position_id,
-        count(*) as factor_rows,
-        bool_or(
-            exposures.beta is null
-            and (exposures.exposure_status is null
-                 or exposures.exposure_status not in ('unavailable', 'insufficient_history')
-                 or exposures.exposure_reason is null)
-        ) as has_bad_row
-    from marts.fct_position_factor_exposures as exposures
-    cross join scope
-    where exposures.snapshot_date <= scope.as_of
-      and (scope.since is null or exposures.snapshot_date >= scope.since)
-      and exposures.portfolio_id in (select portfolio_id from portfolios)
-      and exposures.factor in (select factor from factors)
-    group by exposures.portfolio_id, exposures.snapshot_date, exposures.position_id
-),
-
-suspects as (
-    select open_positions.*
-    from open_positions
-    left join exposure_summary
-        on exposure_summary.portfolio_id = open_positions.portfolio_id
-       and exposure_summary.snapshot_date = open_positions.snapshot_date
-       and exposure_summary.position_id = open_positions.position_id
-    where coalesce(exposure_summary.factor_rows, 0) < (select count(*) from factors)
-       or exposure_summary.has_bad_row
-),
-
 checked as (
     select
         open_positions.*,
@@ -85,18 +48,13 @@ checked as (
                 then 'no beta and exposure_status ' || coalesce(exposures.exposure_status, 'null')
             when exposures.exposure_reason is null then 'no beta and no exposure_reason'
         end as problem
-    from suspects as open_positions
+    from open_positions
     cross join factors
-    -- one index probe per suspect and factor
-    left join lateral (
-        select e.position_id, e.beta, e.exposure_status, e.exposure_reason
-        from marts.fct_position_factor_exposures as e
-        where e.portfolio_id = open_positions.portfolio_id
-          and e.snapshot_date = open_positions.snapshot_date
-          and e.position_id = open_positions.position_id
-          and e.factor = factors.factor
-        limit 1  -- the key is unique; the limit keeps this a per-row index probe
-    ) as exposures on true
+    left join marts.fct_position_factor_exposures as exposures
+        on exposures.portfolio_id = open_positions.portfolio_id
+       and exposures.position_id = open_positions.position_id
+       and exposures.snapshot_date = open_positions.snapshot_date
+       and exposures.factor = factors.factor
 ),
 
 final as (

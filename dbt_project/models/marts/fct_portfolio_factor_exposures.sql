@@ -7,7 +7,7 @@
         indexes=[
             {'columns': ['portfolio_id', 'snapshot_date', 'factor'], 'unique': true},
         ],
-        post_hook=["{{ analyze_if_grown() }}"],
+        post_hook=["analyze {{ this }}"],
     )
 }}
 {#- One row per portfolio x factor x work session: beta = Σ(market value × beta) / equity
