@@ -67,7 +67,13 @@ _RECORD = np.dtype([
     ("l_n", ">i4"), ("n", ">i4"),
 ])
 
-_NEEDED_PAIRS_SQL = """
+# Per symbol held by the portfolios in scope: the contiguous session range [lo, hi]
+# whose betas must be complete, i.e. the sessions it is held (an option counts as its
+# underlying; open from entry, before its exit or the first session after expiration,
+# through as_of) merged with the symbol's complete range from raw.symbol_beta_coverage
+# (when it is for the current factor set). Keeping the range contiguous (a gap between
+# two holding periods is filled too) keeps the coverage mark one range per symbol.
+_SPANS_SQL = """
 with positions as (
     select
         coalesce(p.underlying_symbol, p.symbol) as symbol,
@@ -80,21 +86,53 @@ with positions as (
     from raw.positions p
     where p.portfolio_id = any(:ids) and p.entry_date <= :as_of
 ),
-needed as (
-    select distinct positions.symbol, s.session_date
+held as (
+    select symbol, min(entry_date) as first_day,
+           max(least(coalesce(exit_date - 1, :as_of), :as_of)) as last_day
     from positions
-    join raw.trading_sessions s
-      on s.session_date >= positions.entry_date
-     and s.session_date <= :as_of
-     and (positions.exit_date is null or s.session_date < positions.exit_date)
+    where exit_date is null or exit_date > entry_date
+    group by symbol
+)
+select
+    held.symbol,
+    least(held.first_day, c.covered_from) as lo,
+    case when c.covered_through is null then held.last_day
+         else greatest(held.last_day, least(c.covered_through, :as_of)) end as hi,
+    c.covered_from,
+    c.covered_through
+from held
+left join raw.symbol_beta_coverage c
+  on c.symbol = held.symbol and c.factors = cast(:factors as text[])
+order by held.symbol
+"""
+
+# The sessions of each span outside its covered range (at most two pieces per symbol),
+# less those already holding every factor's row: index range scans over the new
+# sessions only, so a daily run reads one session per symbol, whatever the history.
+_NEEDED_PAIRS_SQL = """
+with spans as (
+    select * from unnest(cast(:symbols as text[]), cast(:lo as date[]), cast(:hi as date[]),
+                         cast(:cf as date[]), cast(:ct as date[]))
+         as t(symbol, lo, hi, cf, ct)
+),
+pieces as (
+    select symbol, lo, hi from spans where cf is null
+    union all
+    select symbol, lo, cf - 1 from spans where cf is not null and lo < cf
+    union all
+    select symbol, ct + 1, hi from spans where cf is not null and hi > ct
+),
+needed as (
+    select pieces.symbol, s.session_date
+    from pieces
+    join raw.trading_sessions s on s.session_date between pieces.lo and pieces.hi
 ),
 have as (
     select b.symbol, b.as_of_date, count(*) as n
-    from raw.symbol_factor_betas b
-    where b.symbol in (select symbol from positions)
-      and b.factor = any(:factors)
-      and b.as_of_date >= (select min(entry_date) from positions)
-      and b.as_of_date <= :as_of
+    from pieces
+    join raw.symbol_factor_betas b
+      on b.symbol = pieces.symbol and b.as_of_date between pieces.lo and pieces.hi
+    where b.factor = any(:factors)
     group by b.symbol, b.as_of_date
 )
 select needed.symbol, needed.session_date - date '1970-01-01' as day, coalesce(have.n, 0) as have
@@ -103,6 +141,21 @@ left join have
   on have.symbol = needed.symbol and have.as_of_date = needed.session_date
 where coalesce(have.n, 0) < :n_factors
 order by needed.symbol, needed.session_date
+"""
+
+# After the writes: each priced span is complete, so it becomes the symbol's range.
+_COVERAGE_SQL = """
+insert into raw.symbol_beta_coverage as c (symbol, covered_from, covered_through, factors)
+select t.symbol, t.lo, greatest(t.hi, t.ct), cast(:factors as text[])
+from unnest(cast(:symbols as text[]), cast(:lo as date[]), cast(:hi as date[]),
+            cast(:ct as date[])) as t(symbol, lo, hi, ct)
+on conflict (symbol) do update
+   set covered_from = excluded.covered_from,
+       covered_through = excluded.covered_through,
+       factors = excluded.factors,
+       updated_at = now()
+ where (c.covered_from, c.covered_through, c.factors)
+       is distinct from (excluded.covered_from, excluded.covered_through, excluded.factors)
 """
 
 # Needed pairs that already hold some factor rows (half-filled: rare, e.g. a factor
@@ -185,14 +238,18 @@ def compute_factor_betas(
 
     with engine.begin() as conn:
         conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": FACTORS_LOCK_KEY})
+        spans = _Spans(*zip(*conn.execute(
+            sa.text(_SPANS_SQL),
+            {"ids": list(portfolio_ids), "as_of": as_of, "factors": sorted(factors)},
+        ).all())) if portfolio_ids else _Spans()
         pairs = conn.execute(
-            sa.text(_NEEDED_PAIRS_SQL),
-            {"ids": list(portfolio_ids), "as_of": as_of, "factors": factors,
-             "n_factors": len(factors)},
-        ).all()
+            sa.text(_NEEDED_PAIRS_SQL), {**spans.params(), "factors": factors,
+                                         "n_factors": len(factors)},
+        ).all() if spans.symbols else []
         lap("pairs")
         stats.pairs_needed = len(pairs)
         if not pairs:
+            _mark_coverage(conn, spans, set(), factors)
             stats.elapsed = round(time.perf_counter() - started, 3)
             return stats
         pair_symbols = np.array([p[0] for p in pairs], dtype=object)
@@ -208,6 +265,7 @@ def compute_factor_betas(
             stats.unavailable_pairs = int((~keep).sum())
             pair_symbols, pair_days, partial = pair_symbols[keep], pair_days[keep], partial[keep]
         if not len(pair_symbols):
+            _mark_coverage(conn, spans, unavailable, factors)
             stats.elapsed = round(time.perf_counter() - started, 3)
             return stats
 
@@ -246,9 +304,40 @@ def compute_factor_betas(
                 stats.restated_portfolios = conn.execute(
                     sa.text(_RESTATE_SQL), {"symbols": symbols}).rowcount
                 lap("restate")
+        _mark_coverage(conn, spans, unavailable, factors)
+        lap("coverage")
     lap("commit")
     stats.elapsed = round(time.perf_counter() - started, 3)
     return stats
+
+
+@dataclass
+class _Spans:
+    """Per held symbol (sorted): the session range [lo, hi] whose betas must be
+    complete, and its currently covered range [cf, ct] (None: nothing covered)."""
+
+    symbols: tuple[str, ...] = ()
+    lo: tuple[date, ...] = ()
+    hi: tuple[date, ...] = ()
+    cf: tuple[date | None, ...] = ()
+    ct: tuple[date | None, ...] = ()
+
+    def params(self) -> dict[str, list]:
+        return {"symbols": list(self.symbols), "lo": list(self.lo), "hi": list(self.hi),
+                "cf": list(self.cf), "ct": list(self.ct)}
+
+
+def _mark_coverage(conn: sa.Connection, spans: _Spans, unavailable: set[str],
+                   factors: list[str]) -> None:
+    """Record each priced span as complete (its missing rows were just written; a symbol
+    without any price has no rows, so it gets no mark and stays needed)."""
+    keep = [i for i, s in enumerate(spans.symbols) if s not in unavailable]
+    if not keep:
+        return
+    conn.execute(sa.text(_COVERAGE_SQL), {
+        "symbols": [spans.symbols[i] for i in keep], "lo": [spans.lo[i] for i in keep],
+        "hi": [spans.hi[i] for i in keep], "ct": [spans.ct[i] for i in keep],
+        "factors": sorted(factors)})
 
 
 def _session_grid(conn: sa.Connection, first: date, as_of: date, back: int) -> pd.Index:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from factors.store import FACTORS_LOCK_KEY
 from flows.locks import hold_off_dbt_builds
 from ingest import calendar
 from ingest.providers.base import PRICE_COLUMNS, FetchResult, PriceProvider
@@ -503,8 +504,11 @@ def _invalidate_betas(conn: sa.Connection, span: pd.DataFrame, factor_symbols: l
 
     A change on [min, max] reaches the betas of sessions min .. `reach` (max + the
     longest window): the symbol's own betas, or everyone's for a factor ETF. Bounded
-    so that back-filling old ETF history does not throw away every beta.
+    so that back-filling old ETF history does not throw away every beta. Taken under
+    the factors lock: a factors phase in progress must not mark as complete a range
+    whose rows are deleted here (the deletes shrink raw.symbol_beta_coverage).
     """
+    conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": FACTORS_LOCK_KEY})
     etf = span[span.index.isin(factor_symbols)]
     if len(etf):
         conn.execute(

@@ -27,7 +27,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.pop("PREFECT_API_URL", None)  # tests use their own local Prefect server
 
 RAW_TABLES = (
-    "raw.batch_runs, raw.restatements, raw.symbol_factor_betas, raw.symbol_status, "
+    "raw.batch_runs, raw.restatements, raw.symbol_factor_betas, raw.symbol_beta_coverage, "
+    "raw.symbol_status, "
     "raw.prices, raw.positions, raw.portfolios, raw.build_scope, raw.dbt_state"
 )
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "raw_seeds")

@@ -328,6 +328,42 @@ def test_exposure_check_is_bounded_by_since(gate: GateDB) -> None:
     assert "small_test" in failing(everything)["every_position_has_exposures"]
 
 
+def test_snapshot_checks_are_bounded_by_since_but_see_its_edge(gate: GateDB) -> None:
+    """A run's gate reads its own sessions (from `since`), plus the session before
+    `since` for density: a hole there is a break between old and new history."""
+    before = date(2025, 3, 5)  # the session before PREVIOUS_SESSION
+    rows = stash_delete(gate.engine, "marts.fct_portfolio_snapshots",
+                        "portfolio_id = :p and snapshot_date = :d",
+                        p=gate.ids["small_test"], d=MIDDLE_SESSION)
+    try:
+        recent = gate.check(since=PREVIOUS_SESSION)
+        at_edge = gate.check(since=date(2025, 2, 4))  # the session after the hole
+    finally:
+        restore(gate.engine, "marts.fct_portfolio_snapshots", rows)
+    assert recent.success, failing(recent)
+    failed = failing(at_edge)
+    assert failed["snapshots_unique_and_dense"] == (
+        "portfolio small_test: 1 missing session(s): 2025-02-03")
+
+    with gate.engine.begin() as conn:
+        conn.execute(sa.text(
+            "update marts.fct_portfolio_snapshots set cash = cash + 5 "
+            "where portfolio_id = :p and snapshot_date in (:a, :b)"),
+            {"p": gate.ids["tech_growth"], "a": before, "b": AS_OF})
+    try:
+        recent = gate.check(since=PREVIOUS_SESSION)
+    finally:
+        with gate.engine.begin() as conn:
+            conn.execute(sa.text(
+                "update marts.fct_portfolio_snapshots set cash = cash - 5 "
+                "where portfolio_id = :p and snapshot_date in (:a, :b)"),
+                {"p": gate.ids["tech_growth"], "a": before, "b": AS_OF})
+    assert set(failing(recent)) == {"equity_identity"}
+    # only the session inside the window is reported
+    assert ("portfolio tech_growth: cash != equity - net_exposure on 1 session(s) "
+            "2025-03-07..2025-03-07") in failing(recent)["equity_identity"]
+
+
 def test_missing_exposure_mart_fails_the_check_loudly(gate: GateDB) -> None:
     renamed = gate.has_exposures_mart()
     if renamed:  # simulate the mart not being built, without losing it

@@ -86,7 +86,10 @@ def _returns(db, symbols: list[str], start: date, end: date) -> pd.DataFrame:
         "where symbol = any(:s) and price_date between :a and :b",
         s=symbols, a=start, b=end))
     grid = calendar.sessions_between(start, end)
-    px = rows.pivot(index="price_date", columns="symbol", values="px").reindex(grid)
+    # a symbol without a price in the range (e.g. a gap between two holding periods,
+    # whose betas are stored with n_obs 0) is an all-missing column
+    px = rows.pivot(index="price_date", columns="symbol", values="px").reindex(
+        index=grid, columns=list(dict.fromkeys(symbols)))
     return px / px.shift(1) - 1.0
 
 

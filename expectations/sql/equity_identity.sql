@@ -2,6 +2,8 @@
 -- equity = initial_equity (raw.portfolios) + cumulative_pnl and cash = equity - net_exposure
 -- on every snapshot, within 1e-6 relative: catches equity updated without its snapshot
 -- (the old batch's split transaction) and any drift in the accounting.
+-- Sessions from the run's `since` on (all of them when it is null): a run never
+-- changes the snapshots before it, and `snapfolio check` reads the whole history.
 -- One row per (portfolio, identity broken), with the first session and the worst gap.
 with scope as not materialized (
     select * from {batch} as run_scope
@@ -18,6 +20,14 @@ portfolios as (
       and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
 ),
 
+snapshots as (
+    select snapshots.*
+    from marts.fct_portfolio_snapshots as snapshots
+    inner join portfolios on portfolios.portfolio_id = snapshots.portfolio_id
+    cross join scope
+    where scope.since is null or snapshots.snapshot_date >= scope.since
+),
+
 identities as (
     select
         snapshots.portfolio_id,
@@ -27,7 +37,7 @@ identities as (
         snapshots.equity as actual,
         portfolios.initial_equity + snapshots.cumulative_pnl as expected,
         greatest(abs(portfolios.initial_equity + snapshots.cumulative_pnl), 1.0) as scale
-    from marts.fct_portfolio_snapshots as snapshots
+    from snapshots
     inner join portfolios on portfolios.portfolio_id = snapshots.portfolio_id
     union all
     select
@@ -38,7 +48,7 @@ identities as (
         snapshots.cash,
         snapshots.equity - snapshots.net_exposure,
         greatest(abs(snapshots.equity), abs(snapshots.net_exposure), 1.0)
-    from marts.fct_portfolio_snapshots as snapshots
+    from snapshots
     inner join portfolios on portfolios.portfolio_id = snapshots.portfolio_id
 ),
 

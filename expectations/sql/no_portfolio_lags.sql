@@ -3,6 +3,9 @@
 -- first entry through the last session <= as_of. Read live from the snapshots, the
 -- calendar and the positions (never from a stored watermark), so a portfolio left
 -- behind while others moved on is caught.
+-- From the run's `since` on when it is given (earlier sessions were checked by the runs
+-- that wrote them, and a gap there would have made `since` earlier: the run's work set
+-- is every gap), else from the first entry; `snapfolio check` reads the whole history.
 -- One row per laggard: its name, last complete session and how far behind it is.
 with scope as not materialized (
     select * from {batch} as run_scope
@@ -41,8 +44,9 @@ not_complete as (
     -- expected sessions with no snapshot, or only an incomplete one
     select expected.portfolio_id, sessions.session_date
     from expected
+    cross join scope
     inner join raw.trading_sessions as sessions
-        on sessions.session_date >= expected.first_entry_date
+        on sessions.session_date >= greatest(expected.first_entry_date, scope.since)
        and sessions.session_date <= expected.expected_date
     left join marts.fct_portfolio_snapshots as snapshots
         on snapshots.portfolio_id = expected.portfolio_id

@@ -2,6 +2,8 @@
 -- One snapshot per (portfolio_id, snapshot_date), each on a NYSE session, and no session
 -- missing between a portfolio's first and last snapshot: the old batch silently skipped
 -- snapshots while equity moved on.
+-- From the run's `since` on when it is given (plus the session before it, so the join
+-- with the earlier history is checked too), else everything (`snapfolio check`).
 -- One row per (portfolio, problem), with the count and the first dates affected.
 with scope as not materialized (
     select * from {batch} as run_scope
@@ -15,10 +17,21 @@ portfolios as (
       and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
 ),
 
+window_start as (
+    select max(sessions.session_date) as first_date
+    from raw.trading_sessions as sessions
+    cross join scope
+    where sessions.session_date < scope.since
+),
+
 snapshots as (
     select snapshots.portfolio_id, snapshots.snapshot_date
     from marts.fct_portfolio_snapshots as snapshots
     inner join portfolios on portfolios.portfolio_id = snapshots.portfolio_id
+    cross join scope
+    cross join window_start
+    where scope.since is null
+       or snapshots.snapshot_date >= coalesce(window_start.first_date, scope.since)
 ),
 
 duplicates as (
@@ -36,17 +49,26 @@ not_sessions as (
 ),
 
 bounds as (
-    select portfolio_id, min(snapshot_date) as first_date, max(snapshot_date) as last_date
+    select
+        snapshots.portfolio_id,
+        (
+            select min(all_snapshots.snapshot_date)
+            from marts.fct_portfolio_snapshots as all_snapshots
+            where all_snapshots.portfolio_id = snapshots.portfolio_id
+        ) as first_date,
+        max(snapshots.snapshot_date) as last_date
     from snapshots
-    group by portfolio_id
+    group by snapshots.portfolio_id
 ),
 
 holes as (
     select bounds.portfolio_id, sessions.session_date as snapshot_date, 'missing session' as problem
     from bounds
+    cross join window_start
     inner join raw.trading_sessions as sessions
         on sessions.session_date > bounds.first_date
        and sessions.session_date < bounds.last_date
+       and (window_start.first_date is null or sessions.session_date >= window_start.first_date)
     left join snapshots
         on snapshots.portfolio_id = bounds.portfolio_id
        and snapshots.snapshot_date = sessions.session_date
