@@ -4,6 +4,7 @@ else on the embedded PostgreSQL; dropped afterwards."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ import sqlalchemy as sa
 
 
 @contextmanager
-def scratch_database(prefix: str) -> Iterator[str]:
+def scratch_database(prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """Yield the URL of a new database; dropped afterwards unless ``keep`` (then its URL
+    is printed on stderr, to run more batches against it)."""
     from snapfolio.database import ensure_database_exists, normalize_url
 
     server = os.environ.get("SNAPFOLIO_DATABASE_URL")
@@ -32,10 +35,14 @@ def scratch_database(prefix: str) -> Iterator[str]:
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+        if keep:
+            print(f"[bench] kept database: {url.render_as_string(hide_password=False)}",
+                  file=sys.stderr, flush=True)
+        else:
+            admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+            admin.dispose()
         for key, value in (("SNAPFOLIO_DATABASE_URL", saved_url), ("SNAPFOLIO_HOME", saved_home)):
             if value is None:
                 os.environ.pop(key, None)

@@ -295,7 +295,7 @@ def run_book(args, first: date, label: str, recorder: DbtRecorder, *, onboarding
 
     as_of = date.fromisoformat(args.as_of)
     out: dict[str, Any] = {}
-    with scratch_database(f"snapfolio_bench_scale_{label}"):
+    with scratch_database(f"snapfolio_bench_scale_{label}", keep=args.keep_databases):
         from flows.batch import BatchRequest, OnboardingRequest, execute_batch
         from snapfolio import pipeline
         from snapfolio.database import get_engine, resolve_url
@@ -395,6 +395,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small smoke size (20 × 10, 60 symbols)")
     parser.add_argument("--no-two-year", action="store_true")
     parser.add_argument("--no-prefect", action="store_true")
+    parser.add_argument("--keep-databases", action="store_true",
+                        help="keep the books' databases (their URLs are printed on stderr)")
     args = parser.parse_args()
     if args.quick:
         args.portfolios, args.positions, args.symbols, args.daily_runs = 20, 10, 60, 1

@@ -1,10 +1,16 @@
 """The factors phase: compute and store the betas the portfolios in scope still need.
 
-Needed pairs. For every position of the portfolios in scope (an option counts as its
-underlying), every NYSE session it is open on, from its first session >= entry_date up
-to as_of (open: before its effective exit; an option with no exit closes on the first
-session after expiration), for which ``raw.symbol_factor_betas`` does not hold a row for
-every factor yet. One set-based query, no Python loop over dates.
+Needed pairs. For every symbol the portfolios in scope hold (an option counts as its
+underlying), the sessions it is held (from the first session >= entry_date, before its
+effective exit; an option with no exit closes on the first session after expiration)
+through as_of, made one contiguous range per symbol (a gap between two holding periods
+is computed too, once) together with the range
+``raw.symbol_beta_coverage`` already marks complete for the current factor set. Only
+the sessions of that range outside the mark are looked up in ``raw.symbol_factor_betas``
+(index range scans), and those missing a row for some factor are needed. So a daily
+run reads one session per symbol whatever the length of the history; a deleted beta
+shrinks the mark (triggers, migration 0003) and is recomputed by the next run. Two
+set-based queries, no Python loop over dates.
 
 Computation. The adj_close (else close) prices of those symbols and of the factor ETFs
 over [earliest needed session - lookback - 1, as_of] are read in ONE query and pivoted
@@ -23,14 +29,16 @@ are counted in ``pairs_needed`` each run, at the cost of one indexed query) and 
 reports its positions as ``unavailable`` with the symbol's reason; once prices arrive
 its betas are computed by the next run.
 
-Writes. One transaction under a transaction-level advisory lock (two runs never fit the
-same pairs twice): binary COPY into a temp table (fixed-width records built with numpy:
+Writes. One transaction under a transaction-level advisory lock (two runs never fit
+the same pairs twice; a price write that invalidates betas takes it too, so a mark never
+covers rows deleted meanwhile): binary COPY into a temp table (fixed-width records built with numpy:
 no per-row Python), then one plain ``INSERT`` (a needed pair that already holds some
 factor rows, which is rare, has those rows deleted first: the same result as an
 ``INSERT ... ON CONFLICT DO UPDATE``, about twice as fast on millions of rows). When betas are written for
 sessions that the snapshot mart already covers (e.g. recomputed after a factor ETF price
 correction invalidated them), a restatement is marked for each portfolio holding the
-symbol on those sessions, so its exposures are rebuilt by the next dbt build.
+symbol on those sessions, so its exposures are rebuilt by the next dbt build. Last, each priced symbol's range is
+recorded as its coverage mark (a symbol with no price at all gets none).
 """
 
 from __future__ import annotations
@@ -128,12 +136,18 @@ needed as (
     join raw.trading_sessions s on s.session_date between pieces.lo and pieces.hi
 ),
 have as (
-    select b.symbol, b.as_of_date, count(*) as n
+    -- lateral: one index range scan per piece, whatever the planner guesses for the
+    -- ranges (a plain join was hashed against a scan of the whole beta table)
+    select pieces.symbol, b.as_of_date, b.n
     from pieces
-    join raw.symbol_factor_betas b
-      on b.symbol = pieces.symbol and b.as_of_date between pieces.lo and pieces.hi
-    where b.factor = any(:factors)
-    group by b.symbol, b.as_of_date
+    cross join lateral (
+        select b.as_of_date, count(*) as n
+        from raw.symbol_factor_betas b
+        where b.symbol = pieces.symbol
+          and b.as_of_date between pieces.lo and pieces.hi
+          and b.factor = any(:factors)
+        group by b.as_of_date
+    ) b
 )
 select needed.symbol, needed.session_date - date '1970-01-01' as day, coalesce(have.n, 0) as have
 from needed
