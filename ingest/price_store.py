@@ -548,22 +548,51 @@ def _mark_restatements(conn: sa.Connection, span: pd.DataFrame, factor_symbols: 
                             cast(:reach as date[])) as c(symbol, lo, hi, reach)
             ),
             computed as (
-                select portfolio_id, max(snapshot_date) as last_date
-                from marts.fct_portfolio_snapshots group by portfolio_id
+                -- each portfolio's last stored session: one backward index probe each,
+                -- not a scan of the whole snapshot history
+                select portfolios.portfolio_id, last_snapshot.last_date
+                from raw.portfolios as portfolios
+                cross join lateral (
+                    select max(s.snapshot_date) as last_date
+                    from marts.fct_portfolio_snapshots as s
+                    where s.portfolio_id = portfolios.portfolio_id
+                ) as last_snapshot
+                where last_snapshot.last_date is not null
+            ),
+            relevant as (
+                -- a change after every stored session (the daily case) restates nothing
+                select * from changed
+                where changed.lo <= (select max(computed.last_date) from computed)
+            ),
+            held as (
+                select pos.*, pos.symbol as held_symbol from raw.positions as pos
+                union all
+                select pos.*, pos.underlying_symbol from raw.positions as pos
+                where pos.underlying_symbol is not null
+            ),
+            candidates as (
+                -- the symbol's own positions (equi-join) and, for a factor ETF, all of them
+                select c.*, pos.portfolio_id, pos.entry_date, pos.exit_date, pos.expiration,
+                       true as own_symbol
+                from relevant as c
+                join held as pos on pos.held_symbol = c.symbol
+                union all
+                select c.*, pos.portfolio_id, pos.entry_date, pos.exit_date, pos.expiration, false
+                from relevant as c
+                cross join raw.positions as pos
+                where c.is_etf
             ),
             hits as (
-                select pos.portfolio_id, greatest(c.lo, pos.entry_date) as from_date
-                from changed c
-                join raw.positions pos
-                  on c.is_etf or c.symbol in (pos.symbol, pos.underlying_symbol)
-                join computed on computed.portfolio_id = pos.portfolio_id
-                where greatest(c.lo, pos.entry_date) <= computed.last_date
-                  and c.lo <= coalesce(least(pos.exit_date, pos.expiration), 'infinity'::date)
-                  and (c.reach >= pos.entry_date
-                       or (c.symbol in (pos.symbol, pos.underlying_symbol) and not exists (
+                select c.portfolio_id, greatest(c.lo, c.entry_date) as from_date
+                from candidates as c
+                join computed on computed.portfolio_id = c.portfolio_id
+                where greatest(c.lo, c.entry_date) <= computed.last_date
+                  and c.lo <= coalesce(least(c.exit_date, c.expiration), 'infinity'::date)
+                  and (c.reach >= c.entry_date
+                       or (c.own_symbol and not exists (
                             select 1 from raw.prices p
                             where p.symbol = c.symbol
-                              and p.price_date > c.hi and p.price_date <= pos.entry_date)))
+                              and p.price_date > c.hi and p.price_date <= c.entry_date)))
             )
             insert into raw.restatements (portfolio_id, from_date, reason)
             select portfolio_id, min(from_date), 'prices inserted or corrected'
