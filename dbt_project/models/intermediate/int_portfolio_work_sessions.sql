@@ -15,7 +15,9 @@ positions as (
     select * from {{ ref('stg_positions') }}
 ),
 
-sessions as (
+sessions as not materialized (
+    -- inlined where used: each portfolio's range is an index range scan of the
+    -- calendar instead of a filter over every (portfolio, calendar session) pair
     select * from {{ ref('stg_trading_sessions') }}
 ),
 

@@ -7,7 +7,7 @@
         indexes=[
             {'columns': ['portfolio_id', 'snapshot_date', 'factor'], 'unique': true},
         ],
-        post_hook=["analyze {{ this }}"],
+        post_hook=["{{ analyze_mart() }}"],
     )
 }}
 {#- One row per portfolio x factor x work session: beta = Σ(market value × beta) / equity

@@ -7,7 +7,7 @@
         indexes=[
             {'columns': ['portfolio_id', 'snapshot_date'], 'unique': true},
         ],
-        post_hook=["analyze {{ this }}"],
+        post_hook=["{{ analyze_mart() }}"],
     )
 }}
 {#- One row per portfolio per session, aggregated from this build's position values.

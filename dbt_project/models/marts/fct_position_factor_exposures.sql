@@ -15,7 +15,7 @@
                and existing.snapshot_date = work.snapshot_date
              {% endif %}",
         ],
-        post_hook=["analyze {{ this }}", "{{ exposure_counts_hook() }}"],
+        post_hook=["{{ analyze_mart() }}", "{{ exposure_counts_hook() }}"],
     )
 }}
 {#- One row per open position x factor x session. delete+insert on (portfolio_id,

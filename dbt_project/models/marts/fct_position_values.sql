@@ -7,7 +7,7 @@
         indexes=[
             {'columns': ['portfolio_id', 'snapshot_date', 'position_id'], 'unique': true},
         ],
-        post_hook=["analyze {{ this }}"],
+        post_hook=["{{ analyze_mart() }}"],
     )
 }}
 {#- delete+insert on (portfolio_id, snapshot_date): a restated session replaces every
