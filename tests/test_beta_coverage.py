@@ -99,7 +99,6 @@ def test_a_run_marks_complete_ranges_and_a_daily_run_reads_only_new_sessions(db)
     """After a batch, each held priced symbol's mark spans its held sessions and every
     session in it has every factor (counted independently of the mark's writer); the
     next day's needed-pairs query then reads no stored beta of earlier sessions."""
-    from factors import store
     from snapfolio import pipeline
     from snapfolio.settings import load_settings
 
@@ -129,28 +128,28 @@ def test_a_run_marks_complete_ranges_and_a_daily_run_reads_only_new_sessions(db)
             len(sessions) * len(FACTORS), m
 
     nxt = calendar.next_session(as_of)
-    with db.engine.begin() as conn:
-        spans = store._Spans(*zip(*conn.execute(
-            sa.text(store._SPANS_SQL), {"ids": [pid], "as_of": nxt, "factors": FACTORS}).all()))
-        plan = conn.execute(sa.text("explain (analyze, format json) " + store._NEEDED_PAIRS_SQL),
-                            {**spans.params(), "factors": FACTORS,
-                             "n_factors": len(FACTORS)}).scalar()
-    plan = plan if isinstance(plan, list) else json.loads(plan)
-    read = _rows_read(plan[0]["Plan"], "symbol_factor_betas")
     # the next session has no betas yet: nothing of the history is read
-    assert read == 0, read
+    assert _betas_read_for_next_day(db, pid, nxt) == 0
     # whereas without the marks the same query reads the whole held history
     with db.engine.begin() as conn:
         conn.execute(sa.text("delete from raw.symbol_beta_coverage"))
+    # (per-loop averages are rounded in EXPLAIN: compare loosely)
+    assert _betas_read_for_next_day(db, pid, nxt) >= 0.95 * db.scalar(
+        "select count(*) from raw.symbol_factor_betas")
+
+
+def _betas_read_for_next_day(db, pid: int, day: date) -> float:
+    """Beta rows the factors phase's needed-pairs query reads for ``day`` (EXPLAIN ANALYZE)."""
+    from factors import store
+
+    with db.engine.begin() as conn:
         spans = store._Spans(*zip(*conn.execute(
-            sa.text(store._SPANS_SQL), {"ids": [pid], "as_of": nxt, "factors": FACTORS}).all()))
+            sa.text(store._SPANS_SQL), {"ids": [pid], "as_of": day, "factors": FACTORS}).all()))
         plan = conn.execute(sa.text("explain (analyze, format json) " + store._NEEDED_PAIRS_SQL),
                             {**spans.params(), "factors": FACTORS,
                              "n_factors": len(FACTORS)}).scalar()
     plan = plan if isinstance(plan, list) else json.loads(plan)
-    # (per-loop averages are rounded in EXPLAIN: compare loosely)
-    assert _rows_read(plan[0]["Plan"], "symbol_factor_betas") >= 0.95 * db.scalar(
-        "select count(*) from raw.symbol_factor_betas")
+    return _rows_read(plan[0]["Plan"], "symbol_factor_betas")
 
 
 def _rows_read(node: dict, relation: str) -> int:
