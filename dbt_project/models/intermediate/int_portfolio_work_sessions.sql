@@ -47,18 +47,6 @@ restate_from as (
     group by portfolio_id
 ),
 
-candidate_sessions as (
-    select
-        scope.portfolio_id,
-        sessions.session_date,
-        sessions.session_index
-    from portfolios_in_scope as scope
-    inner join first_entries on first_entries.portfolio_id = scope.portfolio_id
-    inner join sessions
-        on sessions.session_date >= first_entries.first_entry_date
-       and sessions.session_date <= {{ as_of_date() }}
-),
-
 {%- if existing_snapshots and existing_exposures %}
 
 {#- Self-healing, read from the marts as they are now: a session is work when it has no
@@ -71,7 +59,7 @@ candidate_sessions as (
     A mart built before the counts existed falls back to that re-count once. -#}
 {%- set existing_counts = existing_mart('fct_position_factor_exposures_counts') %}
 
-exposure_counts as (
+exposure_counts as not materialized (
     {%- if existing_counts %}
     select portfolio_id, snapshot_date, exposure_rows
     from {{ existing_counts }}
@@ -85,26 +73,120 @@ exposure_counts as (
 ),
 {%- endif %}
 
+{%- if not existing_snapshots or not existing_exposures %}
+
 work as (
-    select candidate_sessions.*
-    from candidate_sessions
-    {%- if not existing_snapshots or not existing_exposures %}
-    where true
-    {%- else %}
-    left join restate_from on restate_from.portfolio_id = candidate_sessions.portfolio_id
-    left join {{ existing_snapshots }} as done
-        on done.portfolio_id = candidate_sessions.portfolio_id
-       and done.snapshot_date = candidate_sessions.session_date
+    -- no marts yet: every session from the first entry through as_of
+    select scope.portfolio_id, sessions.session_date, sessions.session_index
+    from portfolios_in_scope as scope
+    inner join first_entries on first_entries.portfolio_id = scope.portfolio_id
+    inner join sessions
+        on sessions.session_date >= first_entries.first_entry_date
+       and sessions.session_date <= {{ as_of_date() }}
+),
+{%- else %}
+
+factor_count as (
+    select count(*) as n_factors from factor_definitions
+),
+
+session_bounds as (
+    -- each portfolio's first session (>= first entry) and last one (<= as_of)
+    select
+        scope.portfolio_id,
+        first_entries.first_entry_date,
+        -- ordered by date (the calendar's primary key): one index probe each
+        (select s.session_index from sessions as s
+         where s.session_date >= first_entries.first_entry_date
+         order by s.session_date limit 1) as first_index,
+        (select s.session_index from sessions as s
+         where s.session_date <= {{ as_of_date() }}
+         order by s.session_date desc limit 1) as last_index,
+        (select s.session_index from sessions as s
+         where s.session_date >= restate_from.restate_from_date
+         order by s.session_date limit 1) as restate_index
+    from portfolios_in_scope as scope
+    inner join first_entries on first_entries.portfolio_id = scope.portfolio_id
+    left join restate_from on restate_from.portfolio_id = scope.portfolio_id
+),
+
+done_sessions as (
+    -- per portfolio, its sessions that are done: a complete snapshot with every
+    -- exposure row. One streaming aggregate, not one row per (portfolio, session).
+    select
+        done.portfolio_id,
+        count(*) as n_done,
+        min(done.snapshot_date) as first_done_date,
+        max(done.snapshot_date) as last_done_date
+    from {{ existing_snapshots }} as done
+    inner join session_bounds on session_bounds.portfolio_id = done.portfolio_id
+    cross join factor_count
     left join exposure_counts
-        on exposure_counts.portfolio_id = candidate_sessions.portfolio_id
-       and exposure_counts.snapshot_date = candidate_sessions.session_date
-    where candidate_sessions.session_date >= coalesce(restate_from.restate_from_date, 'infinity'::date)
+        on exposure_counts.portfolio_id = done.portfolio_id
+       and exposure_counts.snapshot_date = done.snapshot_date
+    where done.snapshot_date >= session_bounds.first_entry_date
+      and done.snapshot_date <= {{ as_of_date() }}
+      and done.is_complete
+      and coalesce(exposure_counts.exposure_rows, 0) >= done.position_count * factor_count.n_factors
+    group by done.portfolio_id
+),
+
+done_prefix as (
+    -- done_through_index: the portfolio's done sessions are exactly its sessions
+    -- first_index .. done_through_index (no hole), so its work is what follows
+    -- (first_index - 1 when nothing is done); null when they have holes, then every
+    -- session is checked one by one below
+    select
+        session_bounds.*,
+        case
+            when done_sessions.portfolio_id is null then session_bounds.first_index - 1
+            when first_done.session_index = session_bounds.first_index
+             and last_done.session_index - first_done.session_index + 1 = done_sessions.n_done
+                then last_done.session_index
+        end as done_through_index
+    from session_bounds
+    left join done_sessions on done_sessions.portfolio_id = session_bounds.portfolio_id
+    left join sessions as first_done on first_done.session_date = done_sessions.first_done_date
+    left join sessions as last_done on last_done.session_date = done_sessions.last_done_date
+),
+
+contiguous_work as (
+    -- the sessions after the done run, and everything from a restatement mark on
+    select done_prefix.portfolio_id, sessions.session_date, sessions.session_index
+    from done_prefix
+    inner join sessions
+        on sessions.session_index >= least(done_prefix.done_through_index + 1, done_prefix.restate_index)
+       and sessions.session_index <= done_prefix.last_index
+    where done_prefix.done_through_index is not null
+),
+
+holed_work as (
+    -- a portfolio with holes in its done sessions: each of its sessions is checked
+    select done_prefix.portfolio_id, sessions.session_date, sessions.session_index
+    from done_prefix
+    inner join sessions
+        on sessions.session_index >= done_prefix.first_index
+       and sessions.session_index <= done_prefix.last_index
+    left join {{ existing_snapshots }} as done
+        on done.portfolio_id = done_prefix.portfolio_id
+       and done.snapshot_date = sessions.session_date
+    left join exposure_counts
+        on exposure_counts.portfolio_id = done_prefix.portfolio_id
+       and exposure_counts.snapshot_date = sessions.session_date
+    cross join factor_count
+    where done_prefix.done_through_index is null
+      and (sessions.session_index >= coalesce(done_prefix.restate_index, 2147483647)
        or done.portfolio_id is null
        or not done.is_complete
-       or coalesce(exposure_counts.exposure_rows, 0)
-          < done.position_count * (select count(*) from factor_definitions)
-    {%- endif %}
+       or coalesce(exposure_counts.exposure_rows, 0) < done.position_count * factor_count.n_factors)
 ),
+
+work as (
+    select * from contiguous_work
+    union all
+    select * from holed_work
+),
+{%- endif %}
 
 final as (
     select

@@ -53,10 +53,14 @@ range_sessions as (
 ),
 
 range_prices as (
+    -- the date bounds make each symbol's read an index range scan of the work range,
+    -- not of its whole price history
     select prices.symbol, range_sessions.session_index, prices.close
     from prices
     inner join needed_symbols on needed_symbols.symbol = prices.symbol
+    cross join range_bounds
     inner join range_sessions on range_sessions.session_date = prices.price_date
+    where prices.price_date between range_bounds.low_date and range_bounds.high_date
 ),
 
 earlier_prices as (
