@@ -155,7 +155,9 @@ contiguous_work as (
     select done_prefix.portfolio_id, sessions.session_date, sessions.session_index
     from done_prefix
     inner join sessions
-        on sessions.session_index >= least(done_prefix.done_through_index + 1, done_prefix.restate_index)
+        on sessions.session_index >= greatest(
+               least(done_prefix.done_through_index + 1, done_prefix.restate_index),
+               done_prefix.first_index)
        and sessions.session_index <= done_prefix.last_index
     where done_prefix.done_through_index is not null
 ),
