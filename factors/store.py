@@ -4,8 +4,8 @@ Needed pairs. For every symbol the portfolios in scope hold (an option counts as
 underlying), the sessions it is held (from the first session >= entry_date, before its
 effective exit; an option with no exit closes on the first session after expiration)
 through as_of, made one contiguous range per symbol (a gap between two holding periods
-is computed too, once) together with the range
-``raw.symbol_beta_coverage`` already marks complete for the current factor set. Only
+is computed too, once) together with the range ``raw.symbol_beta_coverage`` already
+marks complete for the current factor set. Only
 the sessions of that range outside the mark are looked up in ``raw.symbol_factor_betas``
 (index range scans), and those missing a row for some factor are needed. So a daily
 run reads one session per symbol whatever the length of the history; a deleted beta
@@ -30,15 +30,16 @@ reports its positions as ``unavailable`` with the symbol's reason; once prices a
 its betas are computed by the next run.
 
 Writes. One transaction under a transaction-level advisory lock (two runs never fit
-the same pairs twice; a price write that invalidates betas takes it too, so a mark never
-covers rows deleted meanwhile): binary COPY into a temp table (fixed-width records built with numpy:
-no per-row Python), then one plain ``INSERT`` (a needed pair that already holds some
-factor rows, which is rare, has those rows deleted first: the same result as an
-``INSERT ... ON CONFLICT DO UPDATE``, about twice as fast on millions of rows). When betas are written for
-sessions that the snapshot mart already covers (e.g. recomputed after a factor ETF price
-correction invalidated them), a restatement is marked for each portfolio holding the
-symbol on those sessions, so its exposures are rebuilt by the next dbt build. Last, each priced symbol's range is
-recorded as its coverage mark (a symbol with no price at all gets none).
+the same pairs twice; a price write that invalidates betas takes it too, so a mark
+never covers rows deleted meanwhile): binary COPY into a temp table (fixed-width records
+built with numpy: no per-row Python), then one plain ``INSERT`` (a needed pair that
+already holds some factor rows, which is rare, has those rows deleted first: the same
+result as an ``INSERT ... ON CONFLICT DO UPDATE``, about twice as fast on millions of
+rows). When betas are written for sessions that the snapshot mart already covers (e.g.
+recomputed after a factor ETF price correction invalidated them), a restatement is
+marked for each portfolio holding the symbol on those sessions, so its exposures are
+rebuilt by the next dbt build. Last, each priced symbol's range is recorded as its
+coverage mark (a symbol with no price at all gets none).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ _RECORD = np.dtype([
 # (when it is for the current factor set). Keeping the range contiguous (a gap between
 # two holding periods is filled too) keeps the coverage mark one range per symbol.
 _SPANS_SQL = """
-with positions as (
+with positions as materialized (
+    -- materialized: the expiration lookup runs once per position, not once per use
     select
         coalesce(p.underlying_symbol, p.symbol) as symbol,
         p.entry_date,
@@ -246,8 +248,6 @@ def compute_factor_betas(
     stats = FactorRunStats()
     definitions = definitions if definitions is not None else load_definitions()
     factors = [d.factor for d in definitions]
-    etfs = factor_etfs(definitions)
-    lookback = lookback_sessions(definitions)
     lap = _Lap(stats.timings)
 
     with engine.begin() as conn:
@@ -261,68 +261,78 @@ def compute_factor_betas(
                                          "n_factors": len(factors)},
         ).all() if spans.symbols else []
         lap("pairs")
-        stats.pairs_needed = len(pairs)
-        if not pairs:
-            _mark_coverage(conn, spans, set(), factors)
-            stats.elapsed = round(time.perf_counter() - started, 3)
-            return stats
-        pair_symbols = np.array([p[0] for p in pairs], dtype=object)
-        pair_days = np.array([p[1] for p in pairs], dtype=np.int64).astype("datetime64[D]")
-        partial = np.array([p[2] > 0 for p in pairs], dtype=bool)
-        symbols = list(dict.fromkeys(pair_symbols))  # sorted (query order)
-        stats.symbols = len(symbols)
-
-        unavailable = _unpriced(conn, symbols)
-        stats.unavailable_symbols = sorted(unavailable)
-        if unavailable:
-            keep = ~np.isin(pair_symbols, list(unavailable))
-            stats.unavailable_pairs = int((~keep).sum())
-            pair_symbols, pair_days, partial = pair_symbols[keep], pair_days[keep], partial[keep]
-        if not len(pair_symbols):
-            _mark_coverage(conn, spans, unavailable, factors)
-            stats.elapsed = round(time.perf_counter() - started, 3)
-            return stats
-
-        sessions = _session_grid(conn, pair_days.min().astype(object), as_of, lookback + 1)
-        priced = list(dict.fromkeys(pair_symbols))
-        prices = _load_prices(conn, list(dict.fromkeys([*priced, *etfs])), sessions)
-        lap("load")
-        returns = returns_from_prices(prices)
-        # a symbol with prices outside the range only: all-missing column (n_obs 0 rows)
-        for sym in priced:
-            if sym not in returns.columns:
-                returns[sym] = np.nan
-        factor_order = conn.execute(
-            sa.text("select i - 1 from unnest(cast(:f as text[])) with ordinality as t(f, i) "
-                    "order by f"), {"f": factors}).scalars().all()
-        records = _compute_records(returns, definitions, symbols, pair_symbols, pair_days,
-                                   block_cells, stats, factor_order)
-        lap("compute")
-        if records:
-            _copy_records(conn, records)
-            lap("copy")
-            if partial.any():
-                conn.execute(sa.text(_DELETE_PARTIAL_SQL), {
-                    "symbols": list(pair_symbols[partial]),
-                    "days": [d.astype(object) for d in pair_days[partial]],
-                    "factors": factors})
-            conn.execute(sa.text(_INSERT_SQL), {"symbols": symbols, "factors": factors})
-            lap("insert")
-            if stats.rows_written >= ANALYZE_MIN_ROWS:
-                # a fresh bulk load has no statistics: without them the dbt build that
-                # follows plans its beta join for a tiny table (300 s instead of 10 s
-                # for a 60-session chunk of 1,000 portfolios)
-                conn.execute(sa.text("analyze raw.symbol_factor_betas"))
-                lap("analyze")
-            if conn.execute(sa.text("select to_regclass('marts.fct_portfolio_snapshots')")).scalar():
-                stats.restated_portfolios = conn.execute(
-                    sa.text(_RESTATE_SQL), {"symbols": symbols}).rowcount
-                lap("restate")
+        unavailable = _write_missing_betas(conn, pairs, definitions, as_of, block_cells,
+                                           stats, lap)
         _mark_coverage(conn, spans, unavailable, factors)
         lap("coverage")
     lap("commit")
     stats.elapsed = round(time.perf_counter() - started, 3)
     return stats
+
+
+def _write_missing_betas(conn: sa.Connection, pairs: list, definitions: list[FactorDefinition],
+                         as_of: date, block_cells: int, stats: FactorRunStats,
+                         lap: _Lap) -> set[str]:
+    """Fit and write the betas of the needed (symbol, day, rows held) pairs; returns the
+    symbols without any price (no rows written for them)."""
+    stats.pairs_needed = len(pairs)
+    if not pairs:
+        return set()
+    factors = [d.factor for d in definitions]
+    pair_symbols = np.array([p[0] for p in pairs], dtype=object)
+    pair_days = np.array([p[1] for p in pairs], dtype=np.int64).astype("datetime64[D]")
+    partial = np.array([p[2] > 0 for p in pairs], dtype=bool)
+    symbols = list(dict.fromkeys(pair_symbols))  # sorted (query order)
+    stats.symbols = len(symbols)
+
+    unavailable = _unpriced(conn, symbols)
+    stats.unavailable_symbols = sorted(unavailable)
+    if unavailable:
+        keep = ~np.isin(pair_symbols, list(unavailable))
+        stats.unavailable_pairs = int((~keep).sum())
+        pair_symbols, pair_days, partial = pair_symbols[keep], pair_days[keep], partial[keep]
+    if not len(pair_symbols):
+        return unavailable
+
+    sessions = _session_grid(conn, pair_days.min().astype(object), as_of,
+                             lookback_sessions(definitions) + 1)
+    priced = list(dict.fromkeys(pair_symbols))
+    prices = _load_prices(conn, list(dict.fromkeys([*priced, *factor_etfs(definitions)])),
+                          sessions)
+    lap("load")
+    returns = returns_from_prices(prices)
+    # a symbol with prices outside the range only: all-missing column (n_obs 0 rows)
+    for sym in priced:
+        if sym not in returns.columns:
+            returns[sym] = np.nan
+    factor_order = conn.execute(
+        sa.text("select i - 1 from unnest(cast(:f as text[])) with ordinality as t(f, i) "
+                "order by f"), {"f": factors}).scalars().all()
+    records = _compute_records(returns, definitions, symbols, pair_symbols, pair_days,
+                               block_cells, stats, factor_order)
+    lap("compute")
+    if not records:
+        return unavailable
+    _copy_records(conn, records)
+    lap("copy")
+    if partial.any():
+        conn.execute(sa.text(_DELETE_PARTIAL_SQL), {
+            "symbols": list(pair_symbols[partial]),
+            "days": [d.astype(object) for d in pair_days[partial]],
+            "factors": factors})
+    conn.execute(sa.text(_INSERT_SQL), {"symbols": symbols, "factors": factors})
+    lap("insert")
+    if stats.rows_written >= ANALYZE_MIN_ROWS:
+        # a fresh bulk load has no statistics: without them the dbt build that
+        # follows plans its beta join for a tiny table (300 s instead of 10 s
+        # for a 60-session chunk of 1,000 portfolios)
+        conn.execute(sa.text("analyze raw.symbol_factor_betas"))
+        lap("analyze")
+    if conn.execute(sa.text("select to_regclass('marts.fct_portfolio_snapshots')")).scalar():
+        stats.restated_portfolios = conn.execute(
+            sa.text(_RESTATE_SQL), {"symbols": symbols}).rowcount
+        lap("restate")
+    return unavailable
 
 
 @dataclass
