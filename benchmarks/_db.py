@@ -18,12 +18,12 @@ import sqlalchemy as sa
 def scratch_database(prefix: str, *, keep: bool = False) -> Iterator[str]:
     """Yield the URL of a new database; dropped afterwards unless ``keep`` (then its URL
     is printed on stderr, to run more batches against it)."""
-    from snapfolio.database import ensure_database_exists, normalize_url
+    from snapfolio.core.database import ensure_database_exists, normalize_url
 
     server = os.environ.get("SNAPFOLIO_DATABASE_URL")
     if not server:
-        from snapfolio.embedded_pg import ensure_embedded_server
-        from snapfolio.settings import load_settings
+        from snapfolio.core.embedded_pg import ensure_embedded_server
+        from snapfolio.core.settings import load_settings
 
         server = ensure_embedded_server(load_settings().home)
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"

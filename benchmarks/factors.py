@@ -55,8 +55,8 @@ def main() -> None:
     # This script is itself named factors.py: put the repo root first so that
     # `factors` resolves to the package, not to this file.
     sys.path.insert(0, str(ROOT))
-    from factors.definitions import factor_etfs, load_definitions, lookback_sessions
     from factors.rolling import compute_betas
+    from snapfolio.core.factor_definitions import factor_etfs, load_definitions, lookback_sessions
 
     definitions = load_definitions()
     etfs = factor_etfs(definitions)

@@ -3,7 +3,7 @@
 Run ``python benchmarks/ingest.py [--symbols 1200 --sessions 254]``; prints one JSON
 object. Uses SNAPFOLIO_DATABASE_URL's server if set, else the embedded PostgreSQL,
 in a throw-away database that is dropped afterwards. The ingest is the real path
-(`pipeline.ingest_prices`: plan → fetch from the synthetic provider → COPY + one
+(`flows.phases.prices.ingest_prices`: plan → fetch from the synthetic provider → COPY + one
 upsert); the baseline is a naive row-by-row INSERT, timed on a sample in the same
 run and extrapolated to the same row count.
 """
@@ -36,8 +36,8 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    from snapfolio.database import ensure_database_exists, migrate, resolve_url
-    from snapfolio.settings import load_settings
+    from snapfolio.core.database import ensure_database_exists, migrate, resolve_url
+    from snapfolio.core.settings import load_settings
 
     settings = load_settings()
     server = resolve_url(settings)
@@ -60,18 +60,18 @@ def main() -> None:
 def run(engine, settings, args) -> dict:
     import sqlalchemy as sa
 
-    from factors.definitions import lookback_sessions
-    from ingest import calendar
+    from flows.phases.prices import ingest_prices
     from ingest.portfolio_csv import PositionRow
     from ingest.portfolio_store import store_portfolio
-    from ingest.price_store import STALE_SESSIONS
     from ingest.providers import SyntheticProvider
-    from snapfolio import pipeline
+    from snapfolio.core import calendar
+    from snapfolio.core.dbt_project import stale_price_sessions
+    from snapfolio.core.factor_definitions import lookback_sessions
 
     as_of = date.fromisoformat(args.as_of)
     # entry chosen so that the planned range (entry − lookback − stale, as_of) is
     # exactly `sessions` sessions long
-    back = lookback_sessions() + 1 + STALE_SESSIONS
+    back = lookback_sessions() + 1 + stale_price_sessions()
     start = calendar.sessions_back(as_of, args.sessions - 1)
     entry = calendar.sessions_between(start, as_of)[min(back, args.sessions - 1)]
     symbols = [f"B{i:04d}" for i in range(args.symbols)]
@@ -87,10 +87,10 @@ def run(engine, settings, args) -> dict:
     provider.grid  # noqa: B018 - build the provider's fixed grid outside the timing
     calendar.sessions_array(start, as_of)
     t0 = time.perf_counter()
-    result = pipeline.ingest_prices(engine, settings, [pid], as_of, provider=provider)
+    result = ingest_prices(engine, settings, [pid], as_of, provider=provider)
     total = time.perf_counter() - t0
     t1 = time.perf_counter()
-    second = pipeline.ingest_prices(engine, settings, [pid], as_of, provider=provider)
+    second = ingest_prices(engine, settings, [pid], as_of, provider=provider)
     second_s = time.perf_counter() - t1
 
     naive_s, naive_rows = naive_insert(engine, args.naive_sample, start)

@@ -56,7 +56,7 @@ def main() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     process_started = time.perf_counter()
     from flows.prefect_server import ensure_prefect_server, quiet_prefect_console
-    from snapfolio.settings import load_settings
+    from snapfolio.core.settings import load_settings
 
     cold_start = _cold_server_start() if args.cold else None
     t0 = time.perf_counter()
@@ -71,7 +71,7 @@ def main() -> None:
     from benchmarks._db import scratch_database
 
     with scratch_database("snapfolio_bench_onboard"):
-        from snapfolio.database import get_engine
+        from snapfolio.core.database import get_engine
 
         t0 = time.perf_counter()
         engine = get_engine()

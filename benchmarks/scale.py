@@ -1,6 +1,6 @@
 """Scale benchmark: a book of 1,000 portfolios × 20 positions over 1,200 synthetic
-symbols, through the batch's own code (`snapfolio.pipeline.run_batch`, i.e.
-`flows.batch.execute_batch` minus Prefect), one JSON object on stdout.
+symbols, through the batch's own code (`flows.batch.execute_batch` with plain
+functions instead of Prefect tasks), one JSON object on stdout.
 
     python benchmarks/scale.py [--portfolios 1000 --positions 20 --symbols 1200]
                                [--quick] [--daily-runs 3] [--no-two-year] [--no-prefect]
@@ -66,9 +66,9 @@ def make_book(n_portfolios: int, n_positions: int, symbols: list[str], first: da
     60 % of the positions entered on the start and 40 % later (entries over the whole
     period), ~15 % shorts, ~10 % options on one of the symbols (some expiring inside
     the period), ~15 % exited before as_of. Prices near the synthetic closes."""
-    from ingest import calendar
     from ingest.portfolio_csv import PositionRow
     from ingest.providers.synthetic import SyntheticProvider
+    from snapfolio.core import calendar
 
     rng = np.random.default_rng(seed)
     sessions = calendar.sessions_between(first, as_of)
@@ -151,15 +151,15 @@ def write_csv(path: Path, rows: list) -> None:
 # ---------------------------------------------------------------- measuring
 
 class DbtRecorder:
-    """Wraps pipeline.dbt_build to keep every invocation's per-node timings."""
+    """Wraps the dbt phase's dbt_build to keep every invocation's per-node timings."""
 
     def __init__(self) -> None:
-        from snapfolio import pipeline
+        from flows.phases import dbt_build as phase
 
-        self.pipeline = pipeline
-        self.original = pipeline.dbt_build
+        self.phase = phase
+        self.original = phase.dbt_build
         self.calls: list[Any] = []
-        pipeline.dbt_build = self._build
+        phase.dbt_build = self._build
 
     def _build(self, *args: Any, **kwargs: Any):
         result = self.original(*args, **kwargs)
@@ -291,15 +291,15 @@ def _range(values: list[float]) -> dict:
 def run_book(args, first: date, label: str, recorder: DbtRecorder, *, onboarding: bool,
              prefect: bool) -> dict:
     from benchmarks._db import scratch_database
-    from ingest import calendar
+    from snapfolio.core import calendar
 
     as_of = date.fromisoformat(args.as_of)
     out: dict[str, Any] = {}
     with scratch_database(f"snapfolio_bench_scale_{label}", keep=args.keep_databases):
-        from flows.batch import BatchRequest, OnboardingRequest, execute_batch
-        from snapfolio import pipeline
-        from snapfolio.database import get_engine, resolve_url
-        from snapfolio.settings import load_settings
+        from flows.batch import execute_batch
+        from flows.request import BatchRequest, OnboardingRequest
+        from snapfolio.core.database import get_engine, resolve_url
+        from snapfolio.core.settings import load_settings
 
         settings = load_settings()
         url = resolve_url(settings)
@@ -317,7 +317,7 @@ def run_book(args, first: date, label: str, recorder: DbtRecorder, *, onboarding
                        "sessions_to_as_of": len(calendar.sessions_between(first, as_of))}
 
         def batch(day: date, kind: str = "daily"):
-            return lambda: pipeline.run_batch(engine, settings, url, as_of=day, kind=kind)
+            return lambda: execute_batch(BatchRequest(kind=kind, as_of=day), settings=settings)
 
         out["backfill"] = run_measured(f"{label} backfill", batch(as_of, "backfill"), recorder)
         out["rows_after_backfill"] = counts(engine)
@@ -341,7 +341,7 @@ def run_book(args, first: date, label: str, recorder: DbtRecorder, *, onboarding
                     path = Path(tmp) / f"new-{k}.csv"
                     write_csv(path, rows)
                     req = BatchRequest(kind="onboarding", as_of=day,
-                                       onboarding=OnboardingRequest(str(path), f"onboarded-{k}"))
+                                       onboardings=[OnboardingRequest(str(path), f"onboarded-{k}")])
                     runs.append(run_measured(f"{label} onboarding {k}",
                                              lambda req=req: execute_batch(req, settings=settings),
                                              recorder))
@@ -360,7 +360,7 @@ def prefect_overhead(settings, engine, url, day: date, recorder: DbtRecorder,
     the warm local server), to compare with the plain daily runs: same code, plus the
     flow run, one task run per phase and the progress/summary artifacts."""
     from flows.prefect_server import ensure_prefect_server
-    from ingest import calendar
+    from snapfolio.core import calendar
 
     t0 = time.perf_counter()
     ensure_prefect_server(settings.home)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import URL
 
 from expectations.checks import CHECKS, Severity
-from snapfolio.settings import Settings
+from snapfolio.core.settings import Settings
 
 if TYPE_CHECKING:
     from great_expectations.checkpoint import Checkpoint

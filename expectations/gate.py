@@ -30,8 +30,8 @@ from expectations.context import (
     scope_query,
 )
 from expectations.offline_index import write_offline_index
-from snapfolio.database import get_engine, resolve_url
-from snapfolio.settings import Settings
+from snapfolio.core.database import get_engine, resolve_url
+from snapfolio.core.settings import Settings
 
 CHECK_LOCK_KEY = 7_246_003  # pg advisory lock: one checkpoint run (and GX config write) at a time
 LOCK_TIMEOUT_S = 120

@@ -22,7 +22,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from factors.definitions import FactorDefinition, FitGroup, fit_groups
+from snapfolio.core.factor_definitions import FactorDefinition, FitGroup, fit_groups
 
 OUTPUT_COLUMNS = ["symbol", "as_of_date", "factor", "beta", "r_squared", "n_obs"]
 _EPS = np.finfo(np.float64).eps

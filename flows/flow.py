@@ -1,14 +1,13 @@
 """Prefect 3 wrapper of the batch: `portfolio_batch` is the one flow every entry point
-runs (schedule, `snapfolio run`, `snapfolio onboard`, the UI's onboarding deployment,
-backfills). Phases are tasks (one per phase, one per dbt chunk, never per row).
+runs (schedule, `snapfolio run`, `snapfolio onboard`, the demo, the UI's onboarding
+deployment, backfills). Each phase is a task defined once, here, at module level (one
+task run per phase and per dbt chunk, never per row); `flows.batch` holds the sequence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import (
@@ -18,14 +17,21 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NONE
 
-from flows.batch import (
-    BatchRequest,
-    OnboardingRequest,
-    ProgressCallback,
-    absolute_path,
-    execute_batch,
+from flows.batch import Phases, execute_batch
+from flows.phases import checks, dbt_build, factors, onboard, prices
+from flows.progress import ProgressCallback
+from flows.request import BatchRequest, OnboardingRequest, absolute_path
+from flows.summary import BatchSummary
+
+_TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": True}
+
+TASKS = Phases(
+    onboard=task(onboard.onboard, name="onboarding", **_TASK_OPTIONS),
+    prices=task(prices.ingest_prices, name="prices", **_TASK_OPTIONS),
+    factors=task(factors.compute_betas_phase, name="factors", **_TASK_OPTIONS),
+    dbt=task(dbt_build.build_marts, name="dbt", task_run_name="dbt {label}", **_TASK_OPTIONS),
+    checks=task(checks.run_checks_phase, name="checks", **_TASK_OPTIONS),
 )
-from snapfolio.pipeline import BatchSummary
 
 _listeners: list[ProgressCallback] = []
 
@@ -43,10 +49,6 @@ def add_progress_listener(callback: ProgressCallback) -> None:
     _listeners.append(callback)
 
 
-def _prefect_runner(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return task(fn, name=name, cache_policy=NONE, persist_result=False, log_prints=True)(*args, **kwargs)
-
-
 @flow(name="portfolio-batch", log_prints=True, persist_result=False)
 def portfolio_batch(
     as_of: date | None = None,
@@ -58,19 +60,23 @@ def portfolio_batch(
     replace: bool = False,
     retry_unavailable: bool = False,
     chunk_sessions: int | None = None,
+    portfolio_files: dict[str, str] | None = None,
 ) -> dict:
     """Bring the scoped portfolios current through `as_of` (default: last NYSE close).
 
-    kind="onboarding" with csv_path and name imports that portfolio first.
+    kind="onboarding" with csv_path and name imports that portfolio first;
+    `portfolio_files` (name -> CSV path) onboards several in the same run (the demo).
     """
-    onboarding = None
-    if kind == "onboarding" or csv_path:
+    onboardings = [OnboardingRequest(absolute_path(path), n, None, replace)
+                   for n, path in (portfolio_files or {}).items()]
+    if (kind == "onboarding" and not onboardings) or csv_path:
         if not (csv_path and name):
             raise ValueError("onboarding needs csv_path and name")
-        onboarding = OnboardingRequest(absolute_path(csv_path), name,
-                                       Decimal(str(equity)) if equity is not None else None, replace)
+        onboardings.append(OnboardingRequest(
+            absolute_path(csv_path), name, Decimal(str(equity)) if equity is not None else None,
+            replace))
     request = BatchRequest(kind=kind, as_of=as_of, portfolios=portfolios,
-                           retry_unavailable=retry_unavailable, onboarding=onboarding,
+                           retry_unavailable=retry_unavailable, onboardings=onboardings,
                            chunk_sessions=chunk_sessions)
     artifact_id = create_progress_artifact(progress=0.0, description="snapfolio batch progress")
 
@@ -80,7 +86,7 @@ def portfolio_batch(
         for listener in _listeners:
             listener(phase, done, total)
 
-    summary = execute_batch(request, run_phase=_prefect_runner, on_progress=on_progress)
+    summary = execute_batch(request, phases=TASKS, on_progress=on_progress)
     create_markdown_artifact(summary_markdown(summary), key="batch-summary",
                              description=f"snapfolio run {summary.run_id}")
     if summary.status == "failed":

@@ -16,7 +16,7 @@ import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from flows.locks import run_is_alive
+from snapfolio.core.locks import run_is_alive
 
 HEARTBEAT_SECONDS = float(os.environ.get("SNAPFOLIO_HEARTBEAT_SECONDS", "5"))
 STALE_AFTER_SECONDS = float(os.environ.get("SNAPFOLIO_STALE_HEARTBEAT_SECONDS", "30"))

@@ -28,13 +28,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ingest import calendar
 from ingest.portfolio_csv import _LINE_SPLIT_RE as LINE_SPLIT
 from ingest.portfolio_csv import _NUMBER_RE as NUMBER
 from ingest.portfolio_csv import _SYMBOL_RE as SYMBOL_CHARS
 from ingest.portfolio_csv import MAX_SYMBOL_LEN, CsvIssue, CsvRejectedError
 from ingest.portfolio_csv import _split as split_csv_line
 from ingest.price_store import MANUAL_SOURCE, write_prices
+from snapfolio.core import calendar
 
 __all__ = ["COLUMNS", "ManualLoadResult", "ManualPriceCsvError", "load_manual_prices",
            "parse_manual_prices"]

@@ -13,6 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ingest.portfolio_csv import PositionRow
+from ingest.restatements import forget_portfolio
 
 MART_TABLES_BY_PORTFOLIO = (
     "marts.fct_position_values",
@@ -100,7 +101,7 @@ def _delete_portfolio_history(conn: sa.Connection, portfolio_id: int) -> None:
         if exists:
             conn.execute(sa.text(f"delete from {schema}.{name} where portfolio_id = :p"), {"p": portfolio_id})
     conn.execute(sa.text("delete from raw.positions where portfolio_id = :p"), {"p": portfolio_id})
-    conn.execute(sa.text("delete from raw.restatements where portfolio_id = :p"), {"p": portfolio_id})
+    forget_portfolio(conn, portfolio_id)
 
 
 def _insert_positions(conn: sa.Connection, portfolio_id: int, rows: list[PositionRow]) -> None:

@@ -62,13 +62,13 @@ class TestDatabase:
 
 @pytest.fixture(scope="session")
 def test_database() -> Iterator[TestDatabase]:
-    from snapfolio.database import ensure_database_exists, get_engine, normalize_url
+    from snapfolio.core.database import ensure_database_exists, get_engine, normalize_url
 
     home = Path(tempfile.mkdtemp(prefix="snapfolio-test-"))
     server_url = os.environ.get("SNAPFOLIO_TEST_DATABASE_URL")
     embedded = not server_url
     if embedded:
-        from snapfolio.embedded_pg import ensure_embedded_server
+        from snapfolio.core.embedded_pg import ensure_embedded_server
 
         server_url = ensure_embedded_server(home)
     name = f"snapfolio_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -97,7 +97,7 @@ def test_database() -> Iterator[TestDatabase]:
 
         stop_prefect_server(home)
         if embedded:
-            from snapfolio.embedded_pg import stop_embedded_server
+            from snapfolio.core.embedded_pg import stop_embedded_server
 
             stop_embedded_server(home)
 
@@ -111,7 +111,7 @@ def db(test_database: TestDatabase) -> TestDatabase:
 
 @pytest.fixture
 def settings(test_database: TestDatabase):
-    from snapfolio.settings import load_settings
+    from snapfolio.core.settings import load_settings
 
     return load_settings()
 

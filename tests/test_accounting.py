@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import batch_helpers
 import pandas as pd
 import pytest
 
-from ingest import calendar
 from ingest.providers.csv_file import CsvProvider
 from ingest.providers.synthetic import SyntheticProvider
-from snapfolio import pipeline
+from snapfolio.core import calendar
 from tests.conftest import EXAMPLES
 from tests.reference_accounting import RefPosition, expected_position_values, expected_snapshots
 
@@ -82,11 +82,11 @@ def built_book(db, settings, tmp_path):
     prices = tmp_path / "prices.csv"
     write_price_file(prices)
     provider = CsvProvider(str(prices))
-    pipeline.onboard_file(db.engine, DATA / "portfolios" / "accounting_edge_cases.csv", "edge")
-    pipeline.onboard_file(db.engine, EXAMPLES / "small_test_portfolio.csv", "small")
+    batch_helpers.store_file(db.engine, DATA / "portfolios" / "accounting_edge_cases.csv", "edge")
+    batch_helpers.store_file(db.engine, EXAMPLES / "small_test_portfolio.csv", "small")
     # two runs: the second must extend each portfolio from its own watermark
-    pipeline.run_batch(db.engine, settings, db.url, as_of=date(2025, 3, 14), provider=provider)
-    summary = pipeline.run_batch(db.engine, settings, db.url, as_of=AS_OF, provider=provider)
+    batch_helpers.run_batch(db.engine, settings, db.url, as_of=date(2025, 3, 14), provider=provider)
+    summary = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF, provider=provider)
     return db, summary
 
 
@@ -128,8 +128,8 @@ def test_history_change_restates_affected_rows(built_book, settings):
     text = (DATA / "portfolios" / "accounting_edge_cases.csv").read_text()
     extended = db.home / "extended.csv"
     extended.write_text(text + "DIS,10,95.00,2025-01-02,PUBLIC,STOCK,,,,,,\n")
-    pipeline.onboard_file(db.engine, extended, "edge", replace=True)
-    pipeline.run_batch(db.engine, settings, db.url, as_of=AS_OF, portfolio_names=["edge"],
+    batch_helpers.store_file(db.engine, extended, "edge", replace=True)
+    batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF, portfolio_names=["edge"],
                        provider=SyntheticProvider(unavailable={"GGIPX"}))
     added_sessions = len(calendar.sessions_between(date(2025, 1, 2), AS_OF))
     assert db.scalar("select count(*) from marts.fct_position_values") == before + added_sessions

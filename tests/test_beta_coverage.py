@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from factors.definitions import load_definitions
-from ingest import calendar
+from snapfolio.core import calendar
+from snapfolio.core.factor_definitions import load_definitions
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "portfolios"
@@ -99,14 +99,15 @@ def test_a_run_marks_complete_ranges_and_a_daily_run_reads_only_new_sessions(db)
     """After a batch, each held priced symbol's mark spans its held sessions and every
     session in it has every factor (counted independently of the mark's writer); the
     next day's needed-pairs query then reads no stored beta of earlier sessions."""
-    from snapfolio import pipeline
-    from snapfolio.settings import load_settings
+    import batch_helpers
+
+    from snapfolio.core.settings import load_settings
 
     settings = replace(load_settings(), price_provider="synthetic", chunk_sessions=5000)
-    pid = pipeline.onboard_file(db.engine, EXAMPLES / "scott_yaphe_portfolio_5M.csv",
+    pid = batch_helpers.store_file(db.engine, EXAMPLES / "scott_yaphe_portfolio_5M.csv",
                                 "scott").portfolio_id
     as_of = date(2025, 10, 31)
-    summary = pipeline.run_batch(db.engine, settings, db.url, as_of=as_of)
+    summary = batch_helpers.run_batch(db.engine, settings, db.url, as_of=as_of)
     assert summary.status in ("completed", "completed_with_warnings"), summary.error
 
     marks = db.rows("select symbol, covered_from, covered_through from raw.symbol_beta_coverage")
@@ -140,12 +141,13 @@ def test_a_run_marks_complete_ranges_and_a_daily_run_reads_only_new_sessions(db)
 
 def _betas_read_for_next_day(db, pid: int, day: date) -> float:
     """Beta rows the factors phase's needed-pairs query reads for ``day`` (EXPLAIN ANALYZE)."""
-    from factors import store
+    from factors import needs
+    from snapfolio.core.sql import load_sql
 
     with db.engine.begin() as conn:
-        spans = store._Spans(*zip(*conn.execute(
-            sa.text(store._SPANS_SQL), {"ids": [pid], "as_of": day, "factors": FACTORS}).all()))
-        plan = conn.execute(sa.text("explain (analyze, format json) " + store._NEEDED_PAIRS_SQL),
+        spans = needs.held_spans(conn, [pid], day, FACTORS)
+        plan = conn.execute(sa.text("explain (analyze, format json) "
+                                    + load_sql(needs.__file__, "needed_pairs")),
                             {**spans.params(), "factors": FACTORS,
                              "n_factors": len(FACTORS)}).scalar()
     plan = plan if isinstance(plan, list) else json.loads(plan)

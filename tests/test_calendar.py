@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from ingest import calendar as cal
+from snapfolio.core import calendar as cal
 
 NY = ZoneInfo("America/New_York")
 

@@ -78,10 +78,10 @@ def test_onboard_then_export_contract_csv(db, tmp_path):
 def test_check_command_fails_naming_the_broken_expectation(db, settings):
     from datetime import date
 
-    from snapfolio import pipeline
+    import batch_helpers
 
-    pipeline.onboard_file(db.engine, EXAMPLES / "small_test_portfolio.csv", "small")
-    pipeline.run_batch(db.engine, settings, db.url, as_of=date(2024, 7, 31))
+    batch_helpers.store_file(db.engine, EXAMPLES / "small_test_portfolio.csv", "small")
+    batch_helpers.run_batch(db.engine, settings, db.url, as_of=date(2024, 7, 31))
     ok = snapfolio("check", "--as-of", "2024-07-31", "--json", check_code=0)
     report = json.loads(ok.stdout)
     assert report["status"] == "passed" and Path(report["data_docs"]).exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from snapfolio.dbt_runner import dbt_build, write_build_scope
+from flows.dbt_runner import dbt_build, write_build_scope
 
 
 def test_dbt_build_with_unit_tests_passes(db, settings):

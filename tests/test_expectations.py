@@ -1,7 +1,7 @@
 """The post-run GX gate (issue 6): it passes on a good database, and each way of breaking
 the database fails exactly the check meant to catch it, naming the offender.
 
-The database is built once per module (real dbt through pipeline.run_batch). GX reads
+The database is built once per module (real dbt through the flow's own code, batch_helpers.run_batch). GX reads
 through its own connections, so every break is committed and restored in a `finally`
 (the stashed rows are put back as they were); nothing is left broken for the next test.
 """
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from expectations import CHECK_NAMES, CheckReport, data_docs_index, load_severities, run_checks
 from expectations.context import context_root, scope_query
-from snapfolio.settings import Settings, load_settings
+from snapfolio.core.settings import Settings, load_settings
 from tests.conftest import EXAMPLES
 
 if TYPE_CHECKING:  # imported for typing only: pytest would try to collect a Test* class
@@ -56,7 +56,7 @@ class GateDB:
 
 @pytest.fixture(scope="module")
 def gate(test_database: TestDatabase) -> GateDB:
-    from snapfolio import pipeline
+    import batch_helpers
 
     test_database.reset()
     settings = load_settings()  # conftest points it at the test database, synthetic prices
@@ -65,8 +65,8 @@ def gate(test_database: TestDatabase) -> GateDB:
     ids = {}
     for csv, name in (("small_test_portfolio.csv", "small_test"),
                       ("tech_growth_portfolio.csv", "tech_growth")):
-        ids[name] = pipeline.onboard_file(engine, EXAMPLES / csv, name).portfolio_id
-    pipeline.run_batch(engine, settings, test_database.url, as_of=AS_OF)
+        ids[name] = batch_helpers.store_file(engine, EXAMPLES / csv, name).portfolio_id
+    batch_helpers.run_batch(engine, settings, test_database.url, as_of=AS_OF)
     return GateDB(settings=settings, engine=engine, ids=ids)
 
 

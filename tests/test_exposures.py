@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factors.definitions import load_definitions
+from snapfolio.core.factor_definitions import load_definitions
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "portfolios"
@@ -55,24 +55,25 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(test_database, tmp_path_factory) -> World:
-    from snapfolio import pipeline
-    from snapfolio.settings import load_settings
+    import batch_helpers
+
+    from snapfolio.core.settings import load_settings
 
     db = test_database
     db.reset()
     settings = replace(load_settings(), price_provider=PROVIDER, chunk_sessions=5000)
-    ids = {"scott": pipeline.onboard_file(
+    ids = {"scott": batch_helpers.store_file(
         db.engine, EXAMPLES / "scott_yaphe_portfolio_5M.csv", "scott").portfolio_id}
-    first = pipeline.run_batch(db.engine, settings, db.url, as_of=AS_OF, portfolio_names=["scott"])
+    first = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF, portfolio_names=["scott"])
     onboarding_missing = db.scalar(MISSING_EXPOSURES_SQL)
     onboarding_rows = db.scalar("select count(*) from marts.fct_position_factor_exposures")
 
     early = tmp_path_factory.mktemp("portfolios") / "early.csv"
     early.write_text(EARLY_CSV)
-    ids["contrarian"] = pipeline.onboard_file(
+    ids["contrarian"] = batch_helpers.store_file(
         db.engine, EXAMPLES / "Contrarian-Value-Trader.csv", "contrarian").portfolio_id
-    ids["early"] = pipeline.onboard_file(db.engine, early, "early").portfolio_id
-    second = pipeline.run_batch(db.engine, settings, db.url, as_of=AS_OF)
+    ids["early"] = batch_helpers.store_file(db.engine, early, "early").portfolio_id
+    second = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF)
 
     with db.engine.begin() as conn:
         import sqlalchemy as sa
@@ -88,7 +89,7 @@ def world(test_database, tmp_path_factory) -> World:
             "update marts.fct_position_factor_exposures set beta = 99 "
             "where portfolio_id = :p and snapshot_date = :d and symbol = 'BAC'"),
             {"p": ids["contrarian"], "d": RESTATED})
-    third = pipeline.run_batch(db.engine, settings, db.url, as_of=NEXT)
+    third = batch_helpers.run_batch(db.engine, settings, db.url, as_of=NEXT)
     return World([first, second, third], onboarding_missing, onboarding_rows, ids)
 
 
@@ -265,7 +266,7 @@ def test_portfolio_beta_is_market_value_weighted_over_equity(world, test_databas
 
 
 def test_export_exposures(world, test_database):
-    from snapfolio.export import EXPORTS, export_text
+    from snapfolio.cli.exports import EXPORTS, export_text
 
     with test_database.engine.connect() as conn:
         text = export_text(conn, "exposures", world.ids["contrarian"])

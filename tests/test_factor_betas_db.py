@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factors.definitions import factor_etfs, load_definitions
-from ingest import calendar
 from ingest.providers.registry import provider_from_spec
+from snapfolio.core import calendar
+from snapfolio.core.factor_definitions import factor_etfs, load_definitions
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "portfolios"
@@ -51,8 +51,9 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(test_database, tmp_path_factory) -> Runs:
-    from snapfolio import pipeline
-    from snapfolio.settings import load_settings
+    import batch_helpers
+
+    from snapfolio.core.settings import load_settings
 
     db = test_database
     db.reset()
@@ -60,15 +61,15 @@ def runs(test_database, tmp_path_factory) -> Runs:
     early = tmp_path_factory.mktemp("portfolios") / "early.csv"
     early.write_text(EARLY_CSV)
     ids = {
-        "scott": pipeline.onboard_file(db.engine, EXAMPLES / "scott_yaphe_portfolio_5M.csv",
+        "scott": batch_helpers.store_file(db.engine, EXAMPLES / "scott_yaphe_portfolio_5M.csv",
                                        "scott").portfolio_id,
-        "contrarian": pipeline.onboard_file(db.engine, EXAMPLES / "Contrarian-Value-Trader.csv",
+        "contrarian": batch_helpers.store_file(db.engine, EXAMPLES / "Contrarian-Value-Trader.csv",
                                             "contrarian").portfolio_id,
-        "early": pipeline.onboard_file(db.engine, early, "early").portfolio_id,
+        "early": batch_helpers.store_file(db.engine, early, "early").portfolio_id,
     }
-    first = pipeline.run_batch(db.engine, settings, db.url, as_of=AS_OF)
+    first = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF)
     count = db.scalar("select count(*) from raw.symbol_factor_betas")
-    second = pipeline.run_batch(db.engine, settings, db.url, as_of=AS_OF)
+    second = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF)
     return Runs(first, second, count, ids)
 
 

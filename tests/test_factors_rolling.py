@@ -18,14 +18,14 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from factors.definitions import (
+from factors.rolling import OUTPUT_COLUMNS, compute_betas, returns_from_prices
+from snapfolio.core.factor_definitions import (
     FactorDefinition,
     factor_etfs,
     fit_groups,
     load_definitions,
     lookback_sessions,
 )
-from factors.rolling import OUTPUT_COLUMNS, compute_betas, returns_from_prices
 
 ETFS = ["SPY", "TLT", "VTV", "VUG", "MTUM", "QUAL", "IWM", "USMV"]
 FACTOR_NAMES = [

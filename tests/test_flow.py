@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ingest import calendar
+from snapfolio.core import calendar
 from tests.conftest import EXAMPLES
 
 SCOTT = EXAMPLES / "scott_yaphe_portfolio_5M.csv"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from ingest import calendar
-from snapfolio import pipeline
+import batch_helpers
+
+from snapfolio.core import calendar
 from tests.conftest import EXAMPLES
 
 EARLY_FIXTURES = ["balanced_retirement_portfolio", "dividend_income_portfolio",
@@ -36,16 +37,16 @@ def generated_portfolio(seed: int) -> str:
 def test_thirteen_portfolios_each_filled_to_its_own_watermark(db, settings, tmp_path):
     names = []
     for stem in EARLY_FIXTURES:
-        pipeline.onboard_file(db.engine, EXAMPLES / f"{stem}.csv", stem)
+        batch_helpers.store_file(db.engine, EXAMPLES / f"{stem}.csv", stem)
         names.append(stem)
     for i in range(5):
         path = tmp_path / f"generated_{i}.csv"
         path.write_text(generated_portfolio(i))
-        pipeline.onboard_file(db.engine, path, path.stem)
+        batch_helpers.store_file(db.engine, path, path.stem)
         names.append(path.stem)
     assert len(names) == 13
 
-    run = pipeline.run_batch
+    run = batch_helpers.run_batch
     run(db.engine, settings, db.url, as_of=date(2025, 3, 3))
     run(db.engine, settings, db.url, as_of=date(2025, 3, 4), portfolio_names=[names[0]])
     run(db.engine, settings, db.url, as_of=date(2025, 3, 5), portfolio_names=[names[1]])

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import batch_helpers
 import pytest
 
-from ingest import calendar
 from ingest.manual_prices import ManualPriceCsvError, load_manual_prices, parse_manual_prices
-from ingest.price_store import refetch_from
+from ingest.price_plan import refetch_from
 from ingest.providers import SyntheticProvider
-from snapfolio import pipeline
+from snapfolio.core import calendar
 
 DATA = Path(__file__).parent / "data" / "prices"
 GOOD = DATA / "private_funds.csv"
@@ -105,9 +105,9 @@ def test_short_rows_comments_and_case(tmp_path: Path) -> None:
 
 
 def test_provider_never_overwrites_a_manual_row(db, settings) -> None:
-    pid = pipeline.onboard_file(db.engine, SCOTT, "scott").portfolio_id
+    pid = batch_helpers.store_file(db.engine, SCOTT, "scott").portfolio_id
     as_of = date(2025, 1, 31)
-    pipeline.ingest_prices(db.engine, settings, [pid], as_of, provider=SyntheticProvider())
+    batch_helpers.ingest_prices(db.engine, settings, [pid], as_of, provider=SyntheticProvider())
     day = date(2025, 1, 10)
     provider_close = db.scalar("select close from raw.prices where symbol = 'VUG' "
                                "and price_date = :d", d=day)
@@ -116,7 +116,7 @@ def test_provider_never_overwrites_a_manual_row(db, settings) -> None:
     assert load_manual_prices(db.engine, path, today=TODAY).rows_stored == 1  # manual wins
     with db.engine.begin() as conn:
         refetch_from(conn, ["VUG"], date(2025, 1, 2))
-    again = pipeline.ingest_prices(db.engine, settings, [pid], as_of, provider=SyntheticProvider())
+    again = batch_helpers.ingest_prices(db.engine, settings, [pid], as_of, provider=SyntheticProvider())
     assert again.provider_requests == 1 and again.rows_stored == 0
     assert db.rows("select close, source from raw.prices where symbol = 'VUG' "
                    "and price_date = :d", d=day) == [{"close": provider_close * 1.01,
@@ -124,10 +124,10 @@ def test_provider_never_overwrites_a_manual_row(db, settings) -> None:
 
 
 def test_manual_prices_revalue_unavailable_funds(db, settings) -> None:
-    pid = pipeline.onboard_file(db.engine, SCOTT, "scott").portfolio_id
+    pid = batch_helpers.store_file(db.engine, SCOTT, "scott").portfolio_id
     as_of = date(2025, 1, 31)
     provider = SyntheticProvider(unavailable=set(FUNDS))
-    pipeline.run_batch(db.engine, settings, db.url, as_of=as_of, provider=provider)
+    batch_helpers.run_batch(db.engine, settings, db.url, as_of=as_of, provider=provider)
     sources = "select symbol, price, price_source from marts.fct_position_values " \
               "where portfolio_id = :p and snapshot_date = :d and symbol = any(:s) order by symbol"
     assert {r["price_source"] for r in db.rows(sources, p=pid, d=as_of, s=FUNDS)} == {"entry"}
@@ -139,7 +139,7 @@ def test_manual_prices_revalue_unavailable_funds(db, settings) -> None:
     assert db.rows("select distinct status from raw.symbol_status where symbol = any(:s)",
                    s=FUNDS) == [{"status": "available"}]
 
-    summary = pipeline.run_batch(db.engine, settings, db.url, as_of=as_of, provider=provider)
+    summary = batch_helpers.run_batch(db.engine, settings, db.url, as_of=as_of, provider=provider)
     assert not summary.unavailable and summary.prices["unavailable"] == {}
     rows = db.rows(sources, p=pid, d=as_of, s=FUNDS)
     manual = {r["symbol"]: r["close"] for r in db.rows(
@@ -149,5 +149,5 @@ def test_manual_prices_revalue_unavailable_funds(db, settings) -> None:
     assert db.scalar("select bool_and(is_complete) from marts.fct_portfolio_snapshots "
                      "where portfolio_id = :p", p=pid) is True
     # the providers were asked once for the funds; their range now counts as covered
-    nothing = pipeline.ingest_prices(db.engine, settings, [pid], as_of, provider=provider)
+    nothing = batch_helpers.ingest_prices(db.engine, settings, [pid], as_of, provider=provider)
     assert nothing.provider_requests == 0 and nothing.plan.requests == []

@@ -14,16 +14,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import batch_helpers
 import numpy as np
 import pandas as pd
 import pytest
 import requests
 from tenacity import wait_none
 
-from ingest import calendar
 from ingest.portfolio_csv import PositionRow
 from ingest.portfolio_store import store_portfolio
-from ingest.price_store import plan_prices, refetch_from, sanity_filter, write_prices
+from ingest.price_plan import plan_prices, refetch_from
+from ingest.price_sanity import sanity_filter
+from ingest.price_store import write_prices
 from ingest.providers import (
     FetchResult,
     ProviderChain,
@@ -32,7 +34,7 @@ from ingest.providers import (
     YFinanceProvider,
     provider_from_spec,
 )
-from snapfolio import pipeline
+from snapfolio.core import calendar
 
 REPO = Path(__file__).resolve().parent.parent
 SCOTT = REPO / "examples" / "portfolios" / "scott_yaphe_portfolio_5M.csv"
@@ -45,13 +47,13 @@ ENTRY = date(2025, 1, 6)
 
 
 def _etfs() -> list[str]:
-    from factors.definitions import factor_etfs
+    from snapfolio.core.factor_definitions import factor_etfs
 
     return factor_etfs()
 
 
 def _back() -> int:
-    from factors.definitions import lookback_sessions
+    from snapfolio.core.factor_definitions import lookback_sessions
 
     return lookback_sessions() + 1 + 5
 
@@ -111,7 +113,7 @@ def _yahoo(fake: FakeYahoo, **kw: Any) -> YFinanceProvider:
 
 
 def _onboard(db) -> int:
-    return pipeline.onboard_file(db.engine, SCOTT, "scott").portfolio_id
+    return batch_helpers.store_file(db.engine, SCOTT, "scott").portfolio_id
 
 
 def _state(db) -> tuple:
@@ -128,7 +130,7 @@ def test_onboarding_scope_then_nothing_then_one_session(db, settings, caplog) ->
     pid = _onboard(db)
     provider = Counting(SyntheticProvider())
     with caplog.at_level(logging.INFO, logger="ingest.price_store"):
-        result = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=provider)
+        result = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=provider)
 
     scope = SCOTT_SYMBOLS | set(_etfs())
     assert len(scope) == 19  # VUG and VTV are both held and factor ETFs
@@ -159,13 +161,13 @@ def test_onboarding_scope_then_nothing_then_one_session(db, settings, caplog) ->
     assert f"stored {result.rows_stored} price row(s)" in logged
 
     again = Counting(SyntheticProvider())
-    second = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=again)
+    second = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=again)
     assert again.calls == [] and second.provider_requests == 0 and second.rows_stored == 0
     assert second.plan.requests == [] and len(second.plan.complete_symbols) == 19
 
     next_day = calendar.next_session(AS_OF)
     daily = Counting(SyntheticProvider())
-    third = pipeline.ingest_prices(db.engine, settings, [pid], next_day, provider=daily)
+    third = batch_helpers.ingest_prices(db.engine, settings, [pid], next_day, provider=daily)
     assert [(set(s), a, b) for s, a, b in daily.calls] == [(scope, next_day, next_day)]
     assert third.rows_stored == 19
     assert db.scalar("select min(covered_to) from raw.symbol_status") == next_day
@@ -173,10 +175,10 @@ def test_onboarding_scope_then_nothing_then_one_session(db, settings, caplog) ->
 
 def test_second_portfolio_asks_only_for_its_new_symbols(db, settings) -> None:
     pid = _onboard(db)
-    pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
+    batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
     other = _portfolio(db, "other", [("AAPL", date(2025, 6, 2)), ("VUG", date(2025, 6, 2))])
     provider = Counting(SyntheticProvider())
-    pipeline.ingest_prices(db.engine, settings, [pid, other], AS_OF, provider=provider)
+    batch_helpers.ingest_prices(db.engine, settings, [pid, other], AS_OF, provider=provider)
     # VUG and the ETFs are covered already; only AAPL's range is missing
     assert [(s, a, b) for s, a, b in provider.calls] == [
         (["AAPL"], calendar.sessions_back(date(2025, 6, 2), _back()), AS_OF)]
@@ -207,9 +209,9 @@ def test_exited_and_expired_positions_are_not_fetched_past_their_end(db, setting
     ]
     with db.engine.begin() as conn:
         pid = store_portfolio(conn, "closed", rows).portfolio_id
-    pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
+    batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
     later = Counting(SyntheticProvider())
-    result = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=later)
+    result = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=later)
     assert later.calls == [] and result.plan.requests == []  # nothing re-asked every run
     assert db.scalar("select max(price_date) from raw.prices where symbol = 'AAPL'") == date(2025, 3, 3)
 
@@ -221,7 +223,7 @@ def test_unavailable_symbols_recorded_cooled_off_and_retried(db, settings) -> No
     pid = _onboard(db)
     provider = Counting(SyntheticProvider(unavailable=UNAVAILABLE))
     before = datetime.now(UTC)
-    result = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=provider)
+    result = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=provider)
     assert result.unavailable == {s: "no data from synthetic provider" for s in UNAVAILABLE}
     status = {r["symbol"]: r for r in db.rows(
         "select * from raw.symbol_status where status = 'unavailable'")}
@@ -234,7 +236,7 @@ def test_unavailable_symbols_recorded_cooled_off_and_retried(db, settings) -> No
 
     # within the cool-off: not asked, reported as cooling off; nothing else to ask either
     again = Counting(SyntheticProvider(unavailable=UNAVAILABLE))
-    second = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=again)
+    second = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=again)
     assert again.calls == [] and set(second.plan.cooling_off) == UNAVAILABLE
     assert second.as_stats()["cooling_off"] == dict.fromkeys(
         sorted(UNAVAILABLE), "no data from synthetic provider")
@@ -253,14 +255,14 @@ def test_unavailable_symbols_recorded_cooled_off_and_retried(db, settings) -> No
         conn.exec_driver_sql("update raw.symbol_status set last_attempt_at = now() - "
                              "interval '25 hours' where status = 'unavailable'")
     third = Counting(SyntheticProvider(unavailable=UNAVAILABLE))
-    pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=third)
+    batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=third)
     assert third.symbols == UNAVAILABLE and len(third.calls) == 1
     assert db.scalar("select min(last_attempt_at) from raw.symbol_status "
                      "where status = 'unavailable'") > datetime.now(UTC) - timedelta(minutes=5)
 
     # --retry-unavailable asks at once, cool-off or not
     forced = Counting(SyntheticProvider(unavailable=UNAVAILABLE))
-    pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=forced,
+    batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=forced,
                            retry_unavailable=True)
     assert forced.symbols == UNAVAILABLE
 
@@ -268,7 +270,7 @@ def test_unavailable_symbols_recorded_cooled_off_and_retried(db, settings) -> No
 def test_batch_values_unavailable_funds_at_entry_and_completes(db, settings) -> None:
     pid = _onboard(db)
     provider = Counting(SyntheticProvider(unavailable=UNAVAILABLE))
-    summary = pipeline.run_batch(db.engine, settings, db.url, as_of=AS_OF, provider=provider)
+    summary = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF, provider=provider)
     assert summary.status == "completed_with_warnings", summary.error
     assert sum("GGIPX unavailable" in w for w in summary.warnings) == 1
     assert sum("NEAIX unavailable" in w for w in summary.warnings) == 1
@@ -291,7 +293,7 @@ def test_batch_values_unavailable_funds_at_entry_and_completes(db, settings) -> 
 def test_rate_limited_twice_then_success(db, settings) -> None:
     pid = _onboard(db)
     fake = FakeYahoo(fail_first=2)
-    result = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF,
+    result = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF,
                                     provider=_yahoo(fake, max_attempts=5))
     assert len(fake.calls) == 3 and result.provider_requests == 3
     assert result.unavailable == {} and result.rejected == []
@@ -301,7 +303,7 @@ def test_rate_limited_twice_then_success(db, settings) -> None:
 def test_yfinance_chunks_one_planned_range(db, settings) -> None:
     pid = _onboard(db)
     fake = FakeYahoo()
-    result = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF,
+    result = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF,
                                     provider=_yahoo(fake, chunk_size=8))
     assert len(result.plan.requests) == 1
     assert [len(c) for c in fake.calls] == [8, 8, 3] and result.provider_requests == 3
@@ -309,7 +311,7 @@ def test_yfinance_chunks_one_planned_range(db, settings) -> None:
 
 def test_provider_failing_for_good_writes_nothing(db, settings) -> None:
     pid = _onboard(db)
-    pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
+    batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
     other = _portfolio(db, "other", [("AAPL", date(2025, 6, 2))])
     before = _state(db)
     next_day = calendar.next_session(AS_OF)
@@ -317,7 +319,7 @@ def test_provider_failing_for_good_writes_nothing(db, settings) -> None:
     # succeeds, the second is rate limited until the retries run out
     fake = FakeYahoo(fail_after=1)
     with pytest.raises(ProviderError) as err:
-        pipeline.ingest_prices(db.engine, settings, [pid, other], next_day,
+        batch_helpers.ingest_prices(db.engine, settings, [pid, other], next_day,
                                provider=_yahoo(fake, max_attempts=3))
     assert len(fake.calls) == 4 and fake.calls[0] == ["AAPL"]
     assert err.value.provider == "yfinance"
@@ -339,7 +341,7 @@ def test_chain_falls_back_to_csv_and_records_the_source(db, settings) -> None:
     yahoo.downloader, yahoo.wait = fake, wait_none()
     chain.providers = [Counting(yahoo), Counting(csv)]
     as_of = date(2025, 1, 31)
-    result = pipeline.ingest_prices(db.engine, settings, [pid], as_of, provider=chain)
+    result = batch_helpers.ingest_prices(db.engine, settings, [pid], as_of, provider=chain)
     assert chain.providers[0].symbols == SCOTT_SYMBOLS | set(_etfs())
     assert chain.providers[1].symbols == UNAVAILABLE  # asked only for what Yahoo lacks
     assert result.unavailable == {}
@@ -412,7 +414,7 @@ def test_absurd_prices_rejected_reported_and_not_stored(db, settings) -> None:
     spike, nxt = date(2025, 6, 2), date(2025, 6, 3)
     provider = Corrupting(scale={("IEFA", spike): 20.0},
                           set_to={("VO", date(2025, 6, 4)): -1.0, ("XLV", date(2025, 6, 5)): np.nan})
-    result = pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=provider)
+    result = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=provider)
     got = {(r.symbol, r.price_date): r.reason for r in result.rejected}
     assert got == {("IEFA", spike): "one-day move beyond x10 from "
                    + f"{_close(db, 'IEFA', calendar.previous_session(spike)):g}",
@@ -440,7 +442,7 @@ def _close(db, symbol: str, day: date) -> float | None:
 def test_corrected_close_restates_the_portfolio(db, settings) -> None:
     pid = _onboard(db)
     as_of = date(2025, 3, 31)
-    pipeline.run_batch(db.engine, settings, db.url, as_of=as_of, provider=SyntheticProvider())
+    batch_helpers.run_batch(db.engine, settings, db.url, as_of=as_of, provider=SyntheticProvider())
     old = date(2025, 2, 3)
     before = db.rows("select price from marts.fct_position_values where portfolio_id = :p "
                      "and symbol = 'IEFA' and snapshot_date = :d", p=pid, d=old)[0]["price"]
@@ -451,11 +453,11 @@ def test_corrected_close_restates_the_portfolio(db, settings) -> None:
 
     corrected = Corrupting(scale={("IEFA", old): 1.03})  # a 3 % correction of one old close
     nothing = Counting(corrected)
-    pipeline.ingest_prices(db.engine, settings, [pid], as_of, provider=nothing)
+    batch_helpers.ingest_prices(db.engine, settings, [pid], as_of, provider=nothing)
     assert nothing.calls == []  # a covered date is not re-asked by itself ...
     with db.engine.begin() as conn:
         assert refetch_from(conn, ["IEFA"], old) == 1  # ... until coverage is forgotten
-    result = pipeline.ingest_prices(db.engine, settings, [pid], as_of, provider=corrected)
+    result = batch_helpers.ingest_prices(db.engine, settings, [pid], as_of, provider=corrected)
     assert result.provider_requests == 1 and result.rows_stored == 1  # only the changed row
     assert result.restated_portfolios == 1
     assert db.rows("select portfolio_id, from_date from raw.restatements") == [
@@ -466,7 +468,7 @@ def test_corrected_close_restates_the_portfolio(db, settings) -> None:
     assert db.scalar("select count(*) from raw.symbol_factor_betas where symbol = 'VO'") == (
         betas["VO"]["n"])
 
-    summary = pipeline.run_batch(db.engine, settings, db.url, as_of=as_of, provider=corrected)
+    summary = batch_helpers.run_batch(db.engine, settings, db.url, as_of=as_of, provider=corrected)
     assert summary.status != "failed", summary.error
     assert db.scalar("select count(*) from raw.symbol_factor_betas where symbol = 'IEFA'") == (
         betas["IEFA"]["n"])  # recomputed
@@ -480,7 +482,7 @@ def test_corrected_close_restates_the_portfolio(db, settings) -> None:
 def test_restatement_marks_are_bounded_to_what_a_change_can_reach(db, settings) -> None:
     """Back-filling old history does not restate (or drop betas of) everything."""
     pid = _onboard(db)
-    pipeline.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
+    batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=SyntheticProvider())
     with db.engine.begin() as conn:  # a computed history, without paying for a dbt build
         conn.exec_driver_sql("create schema if not exists marts")
         conn.exec_driver_sql("create table marts.fct_portfolio_snapshots as select "

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest import calendar
 from ingest.providers import (
     PRICE_COLUMNS,
     CsvProvider,
@@ -20,6 +19,7 @@ from ingest.providers import (
     provider_from_spec,
 )
 from ingest.providers.synthetic import FACTOR_ETFS, STYLE_ETFS, parse_option_symbol
+from snapfolio.core import calendar
 
 Y2025 = (date(2025, 1, 1), date(2025, 12, 31))
 

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from ingest import calendar
+from snapfolio.core import calendar
 
 
 def test_raw_schema_and_calendar(db):

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ingest import calendar
 from ingest.providers.base import FetchResult, empty_prices, normalize_prices
+from snapfolio.core import calendar
 
 REQUIRED = ("symbol", "date", "close")
 _MAX_ERRORS = 20

@@ -22,7 +22,6 @@ cents and floored at 0.01 (a quote never closes at 0), with no rows after expira
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,8 +31,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ingest import calendar
+from ingest.option_symbols import OptionSpec, parse_option_symbol
 from ingest.providers.base import FetchResult, empty_prices, normalize_prices
+from snapfolio.core import calendar
 
 GRID_START = date(2015, 1, 2)
 GRID_END = date(2030, 12, 31)
@@ -60,7 +60,6 @@ _STYLE_FACTORS = ("value", "growth", "momentum", "quality", "size", "low_vol")
 _SPREADS = {"growth_value_spread": ("VUG", "VTV"), "momentum_spread": ("MTUM", "SPY"),
             "size_spread": ("IWM", "SPY"), "quality_spread": ("QUAL", "SPY")}
 
-OPTION_RE = re.compile(r"^([A-Z.]{1,6})(\d{6})([CP])(\d{8})$")
 OPTION_SIGMA = 0.25
 _MAX_CACHED_PATHS = 4096
 
@@ -81,27 +80,6 @@ def _stable_seed(*parts: object) -> int:
     """A seed that is the same in every process (Python's hash() is salted per process)."""
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "little")
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    underlying: str
-    expiration: date
-    kind: str  # "C" or "P"
-    strike: float
-
-
-def parse_option_symbol(symbol: str) -> OptionSpec | None:
-    """OCC symbol (root padded with spaces or not) -> OptionSpec, else None."""
-    m = OPTION_RE.match(symbol.replace(" ", "").upper())
-    if not m:
-        return None
-    yymmdd = m.group(2)
-    try:
-        expiry = date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:]))
-    except ValueError:
-        return None
-    return OptionSpec(m.group(1), expiry, m.group(3), int(m.group(4)) / 1000.0)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from ingest import calendar
 from ingest.providers.base import FetchResult, ProviderError, empty_prices, normalize_prices
+from snapfolio.core import calendar
 
 log = logging.getLogger(__name__)
 

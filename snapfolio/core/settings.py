@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from snapfolio.core.dbt_project import DBT_PROJECT_DIR
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,11 +24,11 @@ class Settings:
 
     @property
     def project_root(self) -> Path:
-        return Path(__file__).resolve().parent.parent
+        return Path(__file__).resolve().parents[2]
 
     @property
     def dbt_project_dir(self) -> Path:
-        return self.project_root / "dbt_project"
+        return DBT_PROJECT_DIR
 
 
 def load_settings() -> Settings:

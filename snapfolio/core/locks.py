@@ -1,24 +1,57 @@
-"""Run exclusivity from PostgreSQL session advisory locks, never from a flag in a table.
+"""Every PostgreSQL advisory lock snapfolio takes: the keys and the lock session.
 
-The locks live on one dedicated connection: a process killed at any moment drops the
+Run exclusivity comes from advisory locks, never from a flag in a table. Session locks
+live on one dedicated autocommit connection: a process killed at any moment drops the
 connection and PostgreSQL releases every lock with it, so nothing can stay stuck.
+Transaction-level locks (`xact_lock`) end with the caller's transaction.
+
+The keys are all here so that no two modules can pick the same number and a reader
+finds every serialization point in one place. The GX check `no_stuck_runs.sql` spells
+RUN_LOCK_CLASS as a literal on purpose (it is an independent copy; keep them equal).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-PORTFOLIO_LOCK_CLASS = 7246  # pg_advisory_lock(int, int): (class, portfolio_id)
-DBT_LOCK_KEY = 7_246_002  # exclusive for a dbt build; writers of restatement marks take it shared
+# single-key locks (pg_advisory_lock(bigint))
+MIGRATION_LOCK_KEY = 7_246_001  # xact: serializes schema upgrades and the calendar load
+DBT_LOCK_KEY = 7_246_002  # session, exclusive for a dbt build; restatement writers take it shared
+CHECK_LOCK_KEY = 7_246_003  # session: one GX checkpoint run (and GX config write) at a time
+FACTORS_LOCK_KEY = 7_246_010  # xact: serializes beta writes and the price writes that delete betas
+
+# two-key locks (pg_advisory_lock(int, int)): (class, id)
+PORTFOLIO_LOCK_CLASS = 7246  # (class, portfolio_id): a run is processing that portfolio
+RUN_LOCK_CLASS = 7247  # (class, hashtext(run_id)): held while a run is alive
+
+
+def xact_lock(conn: sa.Connection, key: int, *, shared: bool = False) -> None:
+    """Wait for a transaction-level advisory lock, released at the caller's commit."""
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    conn.execute(sa.text(f"select {fn}(:k)"), {"k": key})
 
 
 def hold_off_dbt_builds(conn: sa.Connection) -> None:
     """In a transaction that writes restatement marks: wait out a running dbt build and
     keep the next one from starting until this commits, so a mark is either visible to a
     build or stamped after it (never consumed by a build that could not see its data)."""
-    conn.execute(sa.text("select pg_advisory_xact_lock_shared(:k)"), {"k": DBT_LOCK_KEY})
-RUN_LOCK_CLASS = 7247  # (class, hashtext(run_id)): held while a run is alive
+    xact_lock(conn, DBT_LOCK_KEY, shared=True)
+
+
+@contextmanager
+def session_lock(engine: Engine, key: int) -> Iterator[None]:
+    """Hold an exclusive session advisory lock on a dedicated connection for a block."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
 
 
 class LockSession:

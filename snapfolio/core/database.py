@@ -12,10 +12,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
-from snapfolio.settings import Settings, load_settings
+from snapfolio.core.locks import MIGRATION_LOCK_KEY, xact_lock
+from snapfolio.core.settings import Settings, load_settings
 
 DEFAULT_DATABASE = "snapfolio"
-MIGRATION_LOCK_KEY = 7_246_001  # pg advisory lock id that serializes schema upgrades
 
 
 def normalize_url(url: str) -> URL:
@@ -28,7 +28,7 @@ def resolve_url(settings: Settings | None = None) -> URL:
     settings = settings or load_settings()
     if settings.database_url:
         return normalize_url(settings.database_url)
-    from snapfolio.embedded_pg import ensure_embedded_server
+    from snapfolio.core.embedded_pg import ensure_embedded_server
 
     server = ensure_embedded_server(settings.home)
     url = normalize_url(server).set(database=DEFAULT_DATABASE)
@@ -69,7 +69,7 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as conn:
-        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        xact_lock(conn, MIGRATION_LOCK_KEY)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         _load_sessions(conn)
@@ -81,7 +81,7 @@ def _load_sessions(conn: sa.Connection) -> None:
         return
     from datetime import date
 
-    from ingest.calendar import sessions_between
+    from snapfolio.core.calendar import sessions_between
 
     sessions = sessions_between(date(2000, 1, 3), date(2035, 12, 31))
     conn.execute(

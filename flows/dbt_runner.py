@@ -17,8 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from snapfolio.database import dbt_env
-from snapfolio.settings import Settings
+from snapfolio.core.database import dbt_env
+from snapfolio.core.settings import Settings
 
 
 class DbtBuildError(RuntimeError):

@@ -14,23 +14,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from snapfolio.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
+from snapfolio.cli.render import console, err_console, print_summary, status_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="snapfolio: per-portfolio daily history, kept current.")
 prices_app = typer.Typer(help="Manual price loads.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
-console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True, soft_wrap=True)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _parse_date(value: str | None, option: str) -> date | None:
@@ -55,40 +48,12 @@ def _parse_equity(value: str | None) -> Decimal | None:
 
 
 def _context():
-    from snapfolio.database import get_engine, resolve_url
-    from snapfolio.settings import load_settings
+    from snapfolio.core.database import get_engine, resolve_url
+    from snapfolio.core.settings import load_settings
 
     settings = load_settings()
     url = resolve_url(settings)
     return settings, url, get_engine(settings)
-
-
-def _print_summary(summary: dict, as_json: bool) -> None:
-    from snapfolio.reporting import snapshot_summary_rows
-
-    if as_json:
-        print(json.dumps(summary, default=str, indent=2))
-        return
-    for warning in summary.get("warnings", []):
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    _, _, engine = _context()
-    table = Table(title=f"Portfolios as of {summary['as_of']}")
-    for col in ("portfolio", "sessions", "last complete", "missing", "equity", "cum. P&L", "daily P&L"):
-        table.add_column(col, justify="left" if col == "portfolio" else "right", no_wrap=True)
-    money = lambda v: f"{v:,.2f}" if v is not None else "-"
-    as_of = date.fromisoformat(str(summary["as_of"]))
-    for row in snapshot_summary_rows(engine, list(summary["portfolios"].values()), as_of):
-        table.add_row(row["name"], str(row["sessions"]), str(row["last_complete_date"] or "-"),
-                      str(row["missing_sessions"]), money(row["equity"]),
-                      money(row["cumulative_pnl"]), money(row["daily_pnl"]))
-    console.print(table)
-    timings = ", ".join(f"{k} {v:.2f}s" for k, v in summary["timings"].items())
-    console.print(f"run [bold]{summary['run_id']}[/]: [bold]{summary['status']}[/] · {timings}")
-    checks = summary.get("checks") or {}
-    if checks.get("data_docs"):
-        console.print(f"Data Docs: {checks['data_docs']}")
-    for failure in checks.get("failed", []):
-        err_console.print(f"[red]check failed:[/] {failure}", highlight=False)
 
 
 def _run_flow(as_json: bool, **params) -> dict:
@@ -97,7 +62,7 @@ def _run_flow(as_json: bool, **params) -> dict:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flows.prefect_server import ensure_prefect_server, quiet_prefect_console
-    from snapfolio.settings import load_settings
+    from snapfolio.core.settings import load_settings
 
     ensure_prefect_server(load_settings().home)  # before prefect is imported: it reads env once
     quiet_prefect_console()
@@ -112,9 +77,9 @@ def _run_flow(as_json: bool, **params) -> dict:
         with progress:
             summary = portfolio_batch(**params)
     except BatchFailedError as exc:
-        _print_summary(exc.summary.as_stats(), as_json)
+        print_summary(exc.summary.as_stats(), as_json, _context()[2])
         raise CliError(f"run {exc.summary.run_id} failed: {exc.summary.error}", EXIT_FAILED) from None
-    _print_summary(summary, as_json)
+    print_summary(summary, as_json, _context()[2])
     return summary
 
 
@@ -136,7 +101,7 @@ def onboard(
     parse_portfolio_csv(file)  # bad input: exit 2 before any run starts
     _, _, engine = _context()
     if not replace:
-        from snapfolio.pipeline import resolve_portfolios
+        from flows.phases.plan import resolve_portfolios
 
         with engine.connect():
             try:
@@ -162,7 +127,7 @@ def run(
     """Fill every portfolio's missing sessions up to as_of: prices, factors, dbt, checks."""
     as_of_date = _parse_date(as_of, "--as-of")
     if portfolio:
-        from snapfolio.pipeline import resolve_portfolios
+        from flows.phases.plan import resolve_portfolios
 
         _, _, engine = _context()
         resolve_portfolios(engine, portfolio)  # unknown name: exit 2 before a run starts
@@ -196,45 +161,18 @@ def status(
         print(json.dumps(found, default=str, indent=2))
         return
     if watch:
-        with Live(_status_table(found), console=console, refresh_per_second=2) as live:
+        with Live(status_table(found), console=console, refresh_per_second=2) as live:
             while found["status"] == "running":
                 time.sleep(1)
                 reconcile_stale_runs(engine)
                 found = run_status(engine, found["run_id"])
-                live.update(_status_table(found))
+                live.update(status_table(found))
         if as_json:
             print(json.dumps(found, default=str, indent=2))
     else:
-        console.print(_status_table(found))
+        console.print(status_table(found))
     if found["status"] in ("failed", "crashed"):
         raise typer.Exit(EXIT_FAILED)
-
-
-def _status_table(found: dict) -> Table:
-    table = Table(title=f"run {found['run_id']} ({found['kind']})", show_header=False)
-    progress = found["progress"] or {}
-    stats = found["stats"] or {}
-    done, total = progress.get("done"), progress.get("total")
-    rows = [
-        ("status", found["status"]), ("phase", found["phase"] or "-"),
-        ("progress", f"{done}/{total}" if total else "-"),
-        ("elapsed", f"{found['elapsed_s']:.1f}s"),
-        ("eta", f"{found['eta_s']:.1f}s" if found["eta_s"] is not None else "-"),
-        ("started", found["started_at"]), ("finished", found["finished_at"] or "-"),
-    ]
-    for name, seconds in (stats.get("timings") or {}).items():
-        rows.append((f"  {name}", f"{seconds:.2f}s"))
-    for name, state in sorted((stats.get("portfolio_states") or {}).items()):
-        rows.append((f"  {name}", state))
-    if stats.get("unavailable"):
-        rows.append(("unavailable", ", ".join(f"{s} ({r})" for s, r in stats["unavailable"].items())))
-    if (stats.get("checks") or {}).get("data_docs"):
-        rows.append(("data docs", stats["checks"]["data_docs"]))
-    if found["error_summary"]:
-        rows.append(("error", found["error_summary"]))
-    for key, value in rows:
-        table.add_row(key, str(value))
-    return table
 
 
 @app.command()
@@ -244,7 +182,7 @@ def check(
 ) -> None:
     """Run the Great Expectations checkpoint alone (no batch); exit 1 on a failed gate."""
     from expectations import run_checks
-    from snapfolio.pipeline import default_as_of
+    from flows.phases.plan import default_as_of
 
     settings, _, _ = _context()
     as_of_date = _parse_date(as_of, "--as-of") or default_as_of()
@@ -273,7 +211,7 @@ def server() -> None:
     The UI lists the daily, onboarding and backfill deployments; trigger an onboarding
     with "Custom run" (csv_path, name, equity)."""
     from flows.prefect_server import ensure_prefect_server, ui_url
-    from snapfolio.settings import load_settings
+    from snapfolio.core.settings import load_settings
 
     api = ensure_prefect_server(load_settings().home)
     _context()  # database up and migrated before the first scheduled run
@@ -290,8 +228,8 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout).")] = None,
 ) -> None:
     """Export one portfolio's rows as CSV with the contract columns."""
-    from snapfolio.export import export_csv
-    from snapfolio.pipeline import resolve_portfolios
+    from flows.phases.plan import resolve_portfolios
+    from snapfolio.cli.exports import export_csv
 
     _, _, engine = _context()
     portfolio_id = resolve_portfolios(engine, [portfolio])[portfolio]
@@ -311,24 +249,21 @@ def demo(
     """Embedded database, synthetic prices, the example portfolios onboarded and run."""
     import os
 
-    from snapfolio.pipeline import onboard_file
-
     os.environ.setdefault("SNAPFOLIO_PRICE_PROVIDER", "synthetic:unavailable=GGIPX+NEAIX")
     as_of_date = _parse_date(as_of, "--as-of")
-    examples = Path(__file__).resolve().parent.parent / "examples" / "portfolios"
-    _, _, engine = _context()
-    for path in sorted(examples.glob("*.csv")):
-        onboarded = onboard_file(engine, path, path.stem, replace=True)
-        console.print(f"onboarded [bold]{path.stem}[/] ({onboarded.positions} positions)")
-    _run_flow(False, as_of=as_of_date, kind="backfill")
+    examples = Path(__file__).resolve().parents[2] / "examples" / "portfolios"
+    files = {path.stem: str(path) for path in sorted(examples.glob("*.csv"))}
+    console.print(f"onboarding {len(files)} example portfolios through the batch flow: "
+                  + ", ".join(files), markup=False)
+    _run_flow(False, as_of=as_of_date, kind="onboarding", portfolio_files=files, replace=True)
 
 
 @app.command()
 def stop() -> None:
     """Stop the background embedded PostgreSQL and local Prefect server of SNAPFOLIO_HOME."""
     from flows.prefect_server import stop_prefect_server
-    from snapfolio.embedded_pg import stop_embedded_server
-    from snapfolio.settings import load_settings
+    from snapfolio.core.embedded_pg import stop_embedded_server
+    from snapfolio.core.settings import load_settings
 
     home = load_settings().home
     stop_prefect_server(home)
@@ -355,46 +290,3 @@ def prices_load(
                   f"{result.restated_portfolios} portfolio(s) restated on the next run")
 
 
-def _fail(label: str, message: str, code: int, details: str | None = None) -> None:
-    """One line on stderr (no markup interpretation of the message), then exit."""
-    from rich.text import Text
-
-    err_console.print(Text.assemble((f"{label}: ", "bold red"), message))
-    if details:
-        err_console.print(details, highlight=False, markup=False)
-    sys.exit(code)
-
-
-def main() -> None:
-    """Console entry point: maps known failures to one line and an exit code."""
-    from ingest.portfolio_csv import CsvRejectedError
-    from ingest.portfolio_store import PortfolioExistsError
-    from ingest.providers.base import ProviderError
-    from snapfolio.dbt_runner import DbtBuildError
-    from snapfolio.export import ExportError
-    from snapfolio.pipeline import UnknownPortfolioError
-
-    try:
-        code = app(standalone_mode=False)  # click returns (not raises) typer.Exit codes here
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except CliError as exc:
-        _fail("error" if exc.code == EXIT_BAD_INPUT else "failed", str(exc), exc.code)
-    except CsvRejectedError as exc:
-        _fail("error", str(exc), EXIT_BAD_INPUT, details=exc.report())
-    except (PortfolioExistsError, UnknownPortfolioError, ExportError) as exc:
-        _fail("error", str(exc), EXIT_BAD_INPUT)
-    except (ProviderError, DbtBuildError) as exc:
-        _fail("failed", str(exc), EXIT_FAILED)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        _fail("aborted", "interrupted", EXIT_FAILED)
-    except Exception as exc:  # noqa: BLE001 - the CLI promise: one line, never a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_BAD_INPUT)
-        first_line = (str(exc).splitlines() or [""])[0]
-        _fail("failed", f"{type(exc).__name__}: {first_line}", EXIT_FAILED)

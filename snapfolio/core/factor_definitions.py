@@ -1,4 +1,6 @@
-"""Factor definitions, read from the dbt seed so that SQL and Python share one source.
+"""Factor definitions, read from the dbt seed so that SQL and Python share one source
+(core: the price scope needs the factor ETFs and the longest window, the factors layer
+the fits).
 
 Seed columns: ``factor, method, regressors, window, min_obs, cap, alpha``.
 
@@ -15,7 +17,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-SEED_PATH = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "factor_definitions.csv"
+from snapfolio.core.dbt_project import DBT_PROJECT_DIR
+
+SEED_PATH = DBT_PROJECT_DIR / "seeds" / "factor_definitions.csv"
 METHODS = ("ols", "ridge", "spread")
 
 

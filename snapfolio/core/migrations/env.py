@@ -1,4 +1,4 @@
-"""Alembic environment: always runs on a connection handed in by snapfolio.database."""
+"""Alembic environment: always runs on a connection handed in by snapfolio.core.database."""
 
 from alembic import context
 from sqlalchemy import text

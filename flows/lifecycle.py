@@ -1,0 +1,68 @@
+"""The run lifecycle in one place: reconcile stale runs, start the run row (committed),
+heartbeat, hold the run's advisory locks, and finish the row in `finally` whatever
+happens (an exception, a failed gate) — so no run can stay `running` or keep a lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from flows import run_history
+from flows.progress import Progress, ProgressCallback
+from flows.summary import BatchSummary
+from snapfolio.core.locks import LockSession
+
+
+@dataclass
+class Run:
+    """What the phases of a live run share: its id, locks, progress and summary."""
+
+    run_id: str
+    locks: LockSession
+    progress: Progress
+    summary: BatchSummary
+
+
+@contextmanager
+def batch_run(engine: Engine, kind: str, scope: dict, as_of: date,
+              on_progress: ProgressCallback | None = None) -> Iterator[Run]:
+    """Start a run row and hold its lock while the block runs; finish it in `finally`.
+
+    The block's outcome decides the final status: an exception -> `failed` (re-raised),
+    a failed data-quality gate -> `failed`, warnings -> `completed_with_warnings`.
+    """
+    summary = BatchSummary(as_of=as_of, portfolios={}, kind=kind)
+    crashed = run_history.reconcile_stale_runs(engine)
+    run_id = run_history.start_run(engine, kind, scope, as_of)
+    summary.run_id = run_id
+    if crashed:
+        summary.warnings.append(f"reconciled crashed runs: {', '.join(crashed)}")
+    locks = LockSession(engine)
+    run = Run(run_id, locks, Progress(engine, run_id, on_progress), summary)
+    status, error = "failed", None
+    try:
+        with run_history.Heartbeat(engine, run_id):
+            locks.lock_run(run_id)
+            yield run
+        status = "completed_with_warnings" if summary.warnings else "completed"
+        if summary.checks and summary.checks.get("status") == "failed":
+            status = "failed"
+            error = "data-quality gate failed: " + "; ".join(summary.checks.get("failed", []))
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
+        raise
+    finally:
+        summary.status = status
+        summary.error = error
+        final_state = f"current through {as_of}" if status != "failed" else "failed"
+        summary.portfolio_states.update({n: final_state for n in summary.portfolios})
+        try:
+            run_history.finish_run(engine, run_id, status, error_summary=error,
+                                   stats=summary.as_stats())
+        finally:
+            locks.close()

@@ -1,0 +1,66 @@
+"""dbt phase: `dbt build` of the accounting and exposure models for one chunk of
+sessions, then the restatement marks it applied are advanced (ingest.restatements).
+
+The build runs under the global dbt lock: a session advisory lock on a dedicated
+connection, so a killed process releases it with its connection and it can never stay
+stuck. Views and seeds are rebuilt only when the project changed: cheaper, and no
+reader ever races a view being swapped.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+
+from flows.dbt_runner import (
+    DbtResult,
+    dbt_build,
+    project_fingerprint,
+    record_full_build,
+    views_and_seeds_current,
+    write_build_scope,
+)
+from ingest import restatements
+from snapfolio.core.locks import DBT_LOCK_KEY, session_lock
+from snapfolio.core.settings import Settings
+
+
+def build_marts(
+    engine: Engine,
+    settings: Settings,
+    url: URL,
+    as_of: date,
+    portfolio_ids: list[int] | None,
+    *,
+    full_refresh: bool = False,
+    data_tests: bool = True,
+    models_only: bool = False,
+    label: str = "",
+) -> DbtResult:
+    """Build the marts of `portfolio_ids` (None: all) through `as_of`; `label` names the
+    chunk in the Prefect UI (e.g. "2025-01-06..2025-03-31")."""
+    with session_lock(engine, DBT_LOCK_KEY):
+        fingerprint = project_fingerprint(settings.dbt_project_dir)
+        with engine.begin() as conn:
+            started = conn.scalar(sa.text("select clock_timestamp()"))
+            write_build_scope(conn, as_of, portfolio_ids)
+            current = views_and_seeds_current(conn, fingerprint)
+        result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
+                           models_only=models_only or (current and not full_refresh))
+        with engine.begin() as conn:
+            restatements.advance_after_build(conn, started, as_of, portfolio_ids)
+            if not current:
+                record_full_build(conn, fingerprint)
+        return result
+
+
+def sum_rows(total: dict[str, int], rows: dict[str, int]) -> dict[str, int]:
+    """Rows affected per model, summed over the chunks of a run."""
+    out = dict(total)
+    for node, n in rows.items():
+        if n >= 0 and node.startswith("model."):
+            key = node.split(".")[-1]
+            out[key] = out.get(key, 0) + n
+    return out

@@ -1,0 +1,84 @@
+"""Plan phase: resolve and lock the portfolios in scope, find where their gaps start
+and cut the sessions from there to as_of into committed chunks.
+
+Each portfolio's gaps are read from the marts as they are now (never a global
+watermark): its sessions with no complete snapshot, plus everything from a
+restatement mark on (ingest.restatements).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from flows import run_history
+from flows.lifecycle import Run
+from ingest import restatements
+from snapfolio.core import calendar
+from snapfolio.core.sql import sql_text
+
+
+class UnknownPortfolioError(ValueError):
+    """A --portfolio name that is not onboarded."""
+
+
+def resolve_portfolios(engine: Engine, names: list[str] | None) -> dict[str, int]:
+    """Names -> ids of the portfolios in scope (every active one when names is empty)."""
+    with engine.connect() as conn:
+        if names:
+            found = dict(conn.execute(sql_text(__file__, "portfolios_by_name"),
+                                      {"n": list(names)}).all())
+            unknown = [n for n in names if n not in found]
+            if unknown:
+                raise UnknownPortfolioError(f"unknown portfolio: {', '.join(unknown)}")
+            return {n: int(found[n]) for n in names}
+        return {n: int(i) for n, i in conn.execute(sql_text(__file__, "active_portfolios")).all()}
+
+
+def lock_scope(engine: Engine, run: Run, names: list[str] | None) -> list[int]:
+    """Lock what is free (a portfolio held by another run is skipped, never waited on);
+    returns the ids this run processes."""
+    summary = run.summary
+    scope = resolve_portfolios(engine, names)
+    acquired, held = run.locks.try_lock_portfolios(list(scope.values()))
+    by_id = {v: k for k, v in scope.items()}
+    summary.portfolios = {by_id[i]: i for i in acquired}
+    summary.skipped = sorted(by_id[i] for i in held)
+    for name in summary.skipped:
+        summary.warnings.append(f"portfolio {name} skipped: another run is processing it")
+    summary.portfolio_states = {**{n: "processing" for n in summary.portfolios},
+                                **{n: "skipped (held by another run)" for n in summary.skipped}}
+    run_history.update_run(engine, run.run_id,
+                           stats={"portfolio_states": summary.portfolio_states})
+    return sorted(summary.portfolios.values())
+
+
+def earliest_gap(engine: Engine, portfolio_ids: list[int], as_of: date) -> date | None:
+    """The first session any portfolio in scope still needs (no complete snapshot, or restated)."""
+    params = {"ids": portfolio_ids, "a": as_of}
+    with engine.connect() as conn:
+        if restatements.marts_exist(conn):
+            gap = conn.execute(sql_text(__file__, "first_gap"), params).scalar()
+        else:
+            gap = conn.execute(sql_text(__file__, "first_gap_no_marts"), params).scalar()
+        restated = restatements.earliest_mark(conn, portfolio_ids)
+    candidates = [d for d in (gap, restated) if d is not None and d <= as_of]
+    return min(candidates) if candidates else None
+
+
+def chunk_ends(start: date | None, as_of: date, chunk_sessions: int) -> list[date]:
+    """Session-range chunk boundaries from the earliest gap to as_of (each chunk committed)."""
+    if start is None:
+        return []
+    sessions = calendar.sessions_between(start, as_of)
+    ends = sessions[chunk_sessions - 1::chunk_sessions]
+    if not ends or ends[-1] != sessions[-1]:
+        ends.append(sessions[-1])
+    return ends
+
+
+def default_as_of() -> date:
+    return calendar.last_completed_session()
+
+

@@ -1,0 +1,5 @@
+select
+    name,
+    portfolio_id
+from raw.portfolios
+where name = any(:n)

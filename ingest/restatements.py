@@ -1,0 +1,97 @@
+"""What a change to history restates: the one owner of `raw.restatements` and of the
+beta invalidation a price change causes.
+
+A change to a price (provider correction, manual load, back-filled history) deletes the
+betas whose windows contain the changed return and marks every portfolio whose stored
+history it reaches; betas written for sessions already stored mark their holders; a
+replaced portfolio forgets its marks; a dbt build advances the marks it applied. The
+work set (dbt `int_portfolio_work_sessions`) and the plan's earliest gap read the marks.
+Every write here runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from snapfolio.core import calendar
+from snapfolio.core.locks import FACTORS_LOCK_KEY, hold_off_dbt_builds, xact_lock
+from snapfolio.core.sql import sql_text
+
+
+def begin_history_change(conn: sa.Connection) -> None:
+    """First statement of a transaction that changes prices: a running dbt build is
+    waited out and the next one waits for this commit, so every mark written here is
+    either seen by a build or stamped after it (never consumed unseen)."""
+    hold_off_dbt_builds(conn)
+
+
+def marts_exist(conn: sa.Connection) -> bool:
+    """Before the first build there is no stored history to restate."""
+    return conn.execute(
+        sa.text("select to_regclass('marts.fct_portfolio_snapshots')")).scalar() is not None
+
+
+def invalidate_betas(conn: sa.Connection, span: pd.DataFrame, factor_symbols: list[str]) -> None:
+    """Delete the betas whose window can contain a new or corrected return.
+
+    `span` has one row per changed symbol (index) with `min`, `max` and `reach` (the
+    session the longest window from `max` reaches). A change on [min, max] reaches the
+    betas of sessions min .. reach: the symbol's own, or everyone's for a factor ETF.
+    Bounded so that back-filling old ETF history does not throw away every beta. Taken
+    under the factors lock: a factors phase in progress must not mark as complete a
+    range whose rows are deleted here (the deletes shrink raw.symbol_beta_coverage).
+    """
+    xact_lock(conn, FACTORS_LOCK_KEY)
+    etf = span[span.index.isin(factor_symbols)]
+    if len(etf):
+        conn.execute(sql_text(__file__, "invalidate_etf_betas"),
+                     {"lo": etf["min"].min(), "hi": max(etf["reach"])})
+    conn.execute(sql_text(__file__, "invalidate_symbol_betas"),
+                 {"s": list(span.index), "lo": list(span["min"]), "hi": list(span["reach"])})
+
+
+def mark_price_changes(conn: sa.Connection, span: pd.DataFrame, factor_symbols: list[str]) -> int:
+    """Mark each portfolio whose computed history the changed prices can affect; returns
+    the number of portfolios marked (rules in sql/restate_price_changes.sql)."""
+    if not marts_exist(conn):
+        return 0
+    return conn.execute(
+        sql_text(__file__, "restate_price_changes"),
+        {"s": list(span.index), "lo": list(span["min"]), "hi": list(span["max"]),
+         "reach": list(span["reach"]), "etfs": list(factor_symbols)},
+    ).rowcount
+
+
+def mark_beta_writes(conn: sa.Connection, symbols: list[str]) -> int:
+    """Betas just COPY'd into `incoming_betas` for sessions already stored: mark their
+    holders (the exposures of those sessions must be rebuilt)."""
+    if not marts_exist(conn):
+        return 0
+    return conn.execute(sql_text(__file__, "restate_beta_writes"), {"symbols": symbols}).rowcount
+
+
+def forget_portfolio(conn: sa.Connection, portfolio_id: int) -> None:
+    """A replaced portfolio's history is rebuilt from scratch: its marks are moot."""
+    conn.execute(sa.text("delete from raw.restatements where portfolio_id = :p"),
+                 {"p": portfolio_id})
+
+
+def advance_after_build(
+    conn: sa.Connection, started: object, as_of: date, portfolio_ids: list[int] | None
+) -> None:
+    """A build through `as_of` that started at `started` applied the marks made before it:
+    move them past `as_of` (a chunked backfill restates each session once) and drop
+    those with no stored session left after them."""
+    scope = {"t": started, "ids": list(portfolio_ids) if portfolio_ids else None}
+    conn.execute(sql_text(__file__, "advance_restatements"),
+                 {**scope, "a": as_of, "next": calendar.next_session(as_of)})
+    conn.execute(sql_text(__file__, "drop_applied_restatements"), scope)
+
+
+def earliest_mark(conn: sa.Connection, portfolio_ids: list[int]) -> date | None:
+    """The first session any of these portfolios must rebuild because of a mark."""
+    return conn.execute(sql_text(__file__, "earliest_restatement"),
+                        {"ids": portfolio_ids}).scalar()

@@ -1,0 +1,69 @@
+"""What the CLI prints: rich tables and summaries (user strings printed literally)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def print_summary(summary: dict, as_json: bool, engine) -> None:
+    from snapfolio.cli.portfolio_summary import snapshot_summary_rows
+
+    if as_json:
+        print(json.dumps(summary, default=str, indent=2))
+        return
+    for warning in summary.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    table = Table(title=f"Portfolios as of {summary['as_of']}")
+    for col in ("portfolio", "sessions", "last complete", "missing", "equity", "cum. P&L", "daily P&L"):
+        table.add_column(col, justify="left" if col == "portfolio" else "right", no_wrap=True)
+    money = lambda v: f"{v:,.2f}" if v is not None else "-"
+    as_of = date.fromisoformat(str(summary["as_of"]))
+    for row in snapshot_summary_rows(engine, list(summary["portfolios"].values()), as_of):
+        table.add_row(row["name"], str(row["sessions"]), str(row["last_complete_date"] or "-"),
+                      str(row["missing_sessions"]), money(row["equity"]),
+                      money(row["cumulative_pnl"]), money(row["daily_pnl"]))
+    console.print(table)
+    timings = ", ".join(f"{k} {v:.2f}s" for k, v in summary["timings"].items())
+    console.print(f"run [bold]{summary['run_id']}[/]: [bold]{summary['status']}[/] · {timings}")
+    checks = summary.get("checks") or {}
+    if checks.get("data_docs"):
+        console.print(f"Data Docs: {checks['data_docs']}")
+    for failure in checks.get("failed", []):
+        err_console.print(f"[red]check failed:[/] {failure}", highlight=False)
+
+
+def status_table(found: dict) -> Table:
+    table = Table(title=f"run {found['run_id']} ({found['kind']})", show_header=False)
+    progress = found["progress"] or {}
+    stats = found["stats"] or {}
+    done, total = progress.get("done"), progress.get("total")
+    rows = [
+        ("status", found["status"]), ("phase", found["phase"] or "-"),
+        ("progress", f"{done}/{total}" if total else "-"),
+        ("elapsed", f"{found['elapsed_s']:.1f}s"),
+        ("eta", f"{found['eta_s']:.1f}s" if found["eta_s"] is not None else "-"),
+        ("started", found["started_at"]), ("finished", found["finished_at"] or "-"),
+    ]
+    for name, seconds in (stats.get("timings") or {}).items():
+        rows.append((f"  {name}", f"{seconds:.2f}s"))
+    for name, state in sorted((stats.get("portfolio_states") or {}).items()):
+        rows.append((f"  {name}", state))
+    if stats.get("unavailable"):
+        rows.append(("unavailable", ", ".join(f"{s} ({r})" for s, r in stats["unavailable"].items())))
+    if (stats.get("checks") or {}).get("data_docs"):
+        rows.append(("data docs", stats["checks"]["data_docs"]))
+    if found["error_summary"]:
+        rows.append(("error", found["error_summary"]))
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
