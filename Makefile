@@ -10,6 +10,10 @@ export DO_NOT_TRACK := 1
 
 .PHONY: demo test lint install bench clean
 
+# every .sql file: dbt models/macros/tests, the GX checks, the SQL beside the Python
+SQL_PATHS := dbt_project/models dbt_project/macros dbt_project/tests expectations/sql \
+	ingest/sql factors/sql flows/phases/sql snapfolio/cli/sql
+
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
@@ -22,6 +26,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/sqlfluff lint --disable-progress-bar --processes 2 $(SQL_PATHS)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -15,11 +15,20 @@ import sqlalchemy as sa
 from ingest.portfolio_csv import PositionRow
 from ingest.restatements import forget_portfolio
 
+# every table holding a portfolio's computed history (replaced portfolio: rebuilt)
 MART_TABLES_BY_PORTFOLIO = (
     "marts.fct_position_values",
     "marts.fct_portfolio_snapshots",
     "marts.fct_position_factor_exposures",
     "marts.fct_portfolio_factor_exposures",
+    "marts.fct_portfolio_risk",
+    "marts.fct_position_risk",
+    "marts.fct_portfolio_sector_exposures",
+    "marts.fct_portfolio_stress_results",
+    "marts.fct_position_correlations",
+    "raw.portfolio_risk_stats",
+    "raw.position_risk_stats",
+    "raw.position_correlations",
 )
 
 

@@ -75,8 +75,8 @@ def mark_beta_writes(conn: sa.Connection, symbols: list[str]) -> int:
 
 def forget_portfolio(conn: sa.Connection, portfolio_id: int) -> None:
     """A replaced portfolio's history is rebuilt from scratch: its marks are moot."""
-    conn.execute(sa.text("delete from raw.restatements where portfolio_id = :p"),
-                 {"p": portfolio_id})
+    for table in ("raw.restatements", "raw.risk_marks"):
+        conn.execute(sa.text(f"delete from {table} where portfolio_id = :p"), {"p": portfolio_id})
 
 
 def advance_after_build(
@@ -91,7 +91,27 @@ def advance_after_build(
     conn.execute(sql_text(__file__, "drop_applied_restatements"), scope)
 
 
-def earliest_mark(conn: sa.Connection, portfolio_ids: list[int]) -> date | None:
-    """The first session any of these portfolios must rebuild because of a mark."""
-    return conn.execute(sql_text(__file__, "earliest_restatement"),
-                        {"ids": portfolio_ids}).scalar()
+def marks_by_portfolio(conn: sa.Connection, portfolio_ids: list[int]) -> dict[int, date]:
+    """Per portfolio, the first session it must rebuild because of a mark."""
+    return {int(p): d for p, d in conn.execute(sql_text(__file__, "restatements_by_portfolio"),
+                                               {"ids": portfolio_ids}).all()}
+
+
+def mark_risk_from(conn: sa.Connection, starts: dict[int, date]) -> None:
+    """Before the accounting build rewrites these sessions: their risk rows (and every
+    later one, whose windows contain them) must be recomputed. Cleared by the risk
+    phase once it has, so a crash in between loses nothing."""
+    if starts:
+        conn.execute(sql_text(__file__, "mark_risk"),
+                     {"ids": list(starts), "d": list(starts.values())})
+
+
+def risk_marks(conn: sa.Connection, portfolio_ids: list[int]) -> dict[int, date]:
+    return {int(p): d for p, d in conn.execute(sql_text(__file__, "risk_marks_by_portfolio"),
+                                               {"ids": portfolio_ids}).all()}
+
+
+def clear_risk_marks(conn: sa.Connection, portfolio_ids: list[int], before: object) -> None:
+    """The risk phase recomputed everything marked before it started."""
+    conn.execute(sa.text("delete from raw.risk_marks where portfolio_id = any(:ids) "
+                         "and marked_at <= :t"), {"ids": portfolio_ids, "t": before})

@@ -29,7 +29,10 @@ os.environ.pop("PREFECT_API_URL", None)  # tests use their own local Prefect ser
 RAW_TABLES = (
     "raw.batch_runs, raw.restatements, raw.symbol_factor_betas, raw.symbol_beta_coverage, "
     "raw.symbol_status, "
-    "raw.prices, raw.positions, raw.portfolios, raw.build_scope, raw.dbt_state"
+    "raw.prices, raw.positions, raw.portfolios, raw.build_scope, raw.dbt_state, "
+    "raw.symbol_profiles, raw.symbol_profile_attempts, raw.risk_marks, raw.portfolio_risk_stats, "
+    "raw.position_risk_stats, raw.factor_covariances, raw.stress_factor_moves, "
+    "raw.position_correlations, raw.risk_work"
 )
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "raw_seeds")
 

@@ -1,4 +1,4 @@
-"""An independent, deliberately simple implementation of DESIGN.md's accounting rules.
+"""An independent, deliberately simple implementation of the accounting rules (README "Accounting").
 
 Plain Python loops over positions and sessions (the opposite of the SQL's set-based
 design) so that a bug in one is unlikely to be repeated in the other. Tests compare the

@@ -1,4 +1,4 @@
-"""The dbt accounting equals an independent calculation, row by row (DESIGN.md rules).
+"""The dbt accounting equals an independent calculation, row by row (README "Accounting").
 
 Portfolios with shorts, an exit, options (one expiring inside the window), a weekend
 entry, gaps in prices (stale and beyond the stale window) and an unavailable fund; built

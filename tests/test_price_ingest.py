@@ -129,7 +129,7 @@ def _state(db) -> tuple:
 def test_onboarding_scope_then_nothing_then_one_session(db, settings, caplog) -> None:
     pid = _onboard(db)
     provider = Counting(SyntheticProvider())
-    with caplog.at_level(logging.INFO, logger="ingest.price_store"):
+    with caplog.at_level(logging.INFO, logger="ingest"):
         result = batch_helpers.ingest_prices(db.engine, settings, [pid], AS_OF, provider=provider)
 
     scope = SCOTT_SYMBOLS | set(_etfs())

@@ -54,17 +54,24 @@ def lock_scope(engine: Engine, run: Run, names: list[str] | None) -> list[int]:
     return sorted(summary.portfolios.values())
 
 
-def earliest_gap(engine: Engine, portfolio_ids: list[int], as_of: date) -> date | None:
-    """The first session any portfolio in scope still needs (no complete snapshot, or restated)."""
+def gaps_by_portfolio(engine: Engine, portfolio_ids: list[int], as_of: date) -> dict[int, date]:
+    """Per portfolio, the first session it still needs (no complete snapshot, or a
+    restatement mark); portfolios current through as_of are absent."""
     params = {"ids": portfolio_ids, "a": as_of}
     with engine.connect() as conn:
-        if restatements.marts_exist(conn):
-            gap = conn.execute(sql_text(__file__, "first_gap"), params).scalar()
-        else:
-            gap = conn.execute(sql_text(__file__, "first_gap_no_marts"), params).scalar()
-        restated = restatements.earliest_mark(conn, portfolio_ids)
-    candidates = [d for d in (gap, restated) if d is not None and d <= as_of]
-    return min(candidates) if candidates else None
+        name = "first_gap" if restatements.marts_exist(conn) else "first_gap_no_marts"
+        gaps = {int(p): d for p, d in conn.execute(sql_text(__file__, name), params).all()
+                if d is not None}
+        for pid, marked in restatements.marks_by_portfolio(conn, portfolio_ids).items():
+            if marked <= as_of:
+                gaps[pid] = min(gaps.get(pid, marked), marked)
+    return gaps
+
+
+def earliest_gap(engine: Engine, portfolio_ids: list[int], as_of: date) -> date | None:
+    """The first session any portfolio in scope still needs (no complete snapshot, or restated)."""
+    gaps = gaps_by_portfolio(engine, portfolio_ids, as_of)
+    return min(gaps.values()) if gaps else None
 
 
 def chunk_ends(start: date | None, as_of: date, chunk_sessions: int) -> list[date]:

@@ -1,6 +1,6 @@
 """The `snapfolio` command line (typer + rich).
 
-Exit codes (DESIGN.md): 0 completed (warnings printed), 1 failed, 2 bad usage or input.
+Exit codes (README): 0 completed (warnings printed), 1 failed, 2 bad usage or input.
 Errors are one clear line on stderr, never a traceback.
 """
 

@@ -1,4 +1,4 @@
-"""CSV exports of the marts with the contract columns (DESIGN.md "Exports").
+"""CSV exports of the marts with the contract columns (README "Using it").
 
 Dates YYYY-MM-DD, floats with full round-trip precision (repr), booleans true/false,
 rows sorted by date.

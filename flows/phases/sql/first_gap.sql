@@ -1,4 +1,4 @@
--- The first session any portfolio in scope still needs: no complete snapshot.
+-- Per portfolio in scope, the first session it still needs: no complete snapshot.
 -- Its own copy of the work set's "done without a hole" aggregate: this runs
 -- before dbt to pick the run's first chunk (the dbt model cannot be read yet).
 with first_entries as (
@@ -22,7 +22,7 @@ done as (
     group by s.portfolio_id
 ),
 gaps as (
-    select case
+    select bounds.portfolio_id, case
         when done.portfolio_id is null then bounds.first_session
         -- done sessions without a hole from the first one: the gap is the next session
         when done.lo = bounds.first_session
@@ -41,4 +41,4 @@ gaps as (
     from bounds
     left join done on done.portfolio_id = bounds.portfolio_id
 )
-select min(gap) from gaps where gap <= :a
+select portfolio_id, gap from gaps where gap <= :a

@@ -1,9 +1,8 @@
 -- Before the first build: every portfolio starts at its first entry's session.
-select min(t.session_date)
-from raw.trading_sessions as t
-where
-    t.session_date <= :a
-    and t.session_date >= (
-        select min(p.entry_date) from raw.positions as p
-        where p.portfolio_id = any(:ids)
-    )
+select
+    p.portfolio_id,
+    min(t.session_date) as gap
+from raw.positions as p
+inner join raw.trading_sessions as t on t.session_date >= p.entry_date
+where p.portfolio_id = any(:ids) and t.session_date <= :a
+group by p.portfolio_id

@@ -1,2 +1,0 @@
-select min(from_date) from raw.restatements
-where portfolio_id = any(:ids)

@@ -1,0 +1,6 @@
+select
+    portfolio_id,
+    min(from_date) as from_date
+from raw.restatements
+where portfolio_id = any(:ids)
+group by portfolio_id
