@@ -260,8 +260,8 @@ def each_until_down(
         except ProviderAuthError:
             raise
         except ProviderError as exc:
-            if i == 0 and served_before == 0:
-                raise
+            if i == 0 and served_before == 0:  # nothing answered: the whole call failed
+                raise ProviderError(exc.provider, symbols, exc.reason) from exc
             return {t: exc.reason for t in symbols[i:]}
         if why is not None:
             reasons[s] = why

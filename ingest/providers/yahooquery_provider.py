@@ -20,6 +20,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -157,7 +158,11 @@ class YahooQueryProvider:
         """Run one yahooquery call; its own parsing errors become a ProviderError."""
         ticker = self._ticker_for(to_yahoo(symbol))
         try:
-            return what(ticker)
+            with warnings.catch_warnings():
+                # yahooquery trips pandas deprecations that are its business, not the run's
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                return what(ticker)
         except ProviderError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
