@@ -28,6 +28,12 @@ from ingest.providers.stats import ProviderStats
 log = logging.getLogger(__name__)
 
 
+def _sent(provider: object) -> int:
+    """Requests a provider with its own counters has sent so far (0 for the others)."""
+    stats = getattr(provider, "stats", None)
+    return stats.requests if isinstance(stats, ProviderStats) else 0
+
+
 class ProviderChain:
     """Providers in order; each is asked only for the symbols still missing.
 
@@ -63,16 +69,18 @@ class ProviderChain:
             if not pending:
                 break
             own = self._own_stats(provider)
+            sent = _sent(provider)
             try:
                 result = provider.fetch(pending, start, end)
             except ProviderError as err:
+                requests += _sent(provider) - sent  # a failed call's requests count too
                 if own is not None:
                     own.failures += 1
                 for s in pending:
                     failed.setdefault(s, err)
                     reasons.setdefault(s, []).append(f"{provider.name}: {err.reason}")
                 continue
-            requests += result.requests
+            requests += result.requests if own is not None else _sent(provider) - sent
             got = set(result.prices["symbol"]) if len(result.prices) else set()
             if got:
                 frames.append(result.prices[result.prices["symbol"].isin(pending)])
