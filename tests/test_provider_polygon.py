@@ -194,3 +194,15 @@ def test_twelve_requests_against_five_per_minute_never_exceed_the_budget() -> No
     assert p.stats.throttled_waits >= 2
     assert math.isclose(p.stats.throttled_seconds, sum(clock.sleeps))
     assert np.all(np.diff(times) >= 0)
+
+
+def test_an_option_refused_by_a_stocks_plan_is_no_data_not_a_bad_key() -> None:
+    clock = FakeClock()
+    occ = "SPY251219C00650000"
+    path = f"/v2/aggs/ticker/O:{occ}/range/1/day/2025-01-06/2025-01-10"
+    replay = Replay("polygon", script={path: ["error_403"]}, clock=clock)
+    p = make(replay, clock)
+    r = p.fetch([occ, "AAPL"], START, END)
+    assert rows(r) == expected("aggs_AAPL")
+    assert "options not in this plan: HTTP 403" in r.missing[occ]
+    assert p.stats.skipped is None and replay.paths() == [path, AAPL]

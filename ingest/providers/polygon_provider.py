@@ -14,7 +14,8 @@ Why it looks like this:
 - a bar's `t` is the start of its window in UTC milliseconds, i.e. midnight New York
   of the session: converted in New York, never read as a UTC date;
 - `resultsCount: 0` / no `results` (unknown or inactive ticker), 404 and 400 mean "no
-  data for this ticker"; 401/403 skip the provider for the run (RunGuard); 429 (with
+  data for this ticker"; 401/403 skip the provider for the run (RunGuard), except a 403
+  for an option (a stocks-only plan), which is "no data" for that option; 429 (with
   `Retry-After`), 5xx and timeouts are retried (HttpCaller);
 - the key goes in an `Authorization: Bearer` header, never in a URL or a log line.
 """
@@ -31,7 +32,7 @@ import pandas as pd
 from tenacity.wait import wait_base
 
 from ingest import calendar
-from ingest.providers.base import FetchResult, empty_prices, normalize_prices
+from ingest.providers.base import FetchResult, ProviderAuthError, empty_prices, normalize_prices
 from ingest.providers.http import HttpCaller, RunGuard, body_snippet, each_until_down
 from ingest.providers.profiles import ProfileResult, make_profile
 from ingest.providers.ratelimit import Clock, Sleep, budget_for
@@ -141,8 +142,15 @@ class PolygonProvider:
                            f"{start.isoformat()}/{end.isoformat()}")
         params: dict[str, Any] | None = {"adjusted": "true", "sort": "asc", "limit": 50000}
         bars: list[dict[str, Any]] = []
+        option = ticker.startswith("O:")
         while url:
-            response = self.http.get(url, params, symbols=[symbol])
+            # a stocks plan answers an option with 403: that option, not the key, is refused
+            response = self.http.get(url, params, symbols=[symbol], auth_fatal=not option)
+            if response.status_code == 401:
+                raise ProviderAuthError(self.name, [symbol], f"HTTP 401 {body_snippet(response)}")
+            if response.status_code == 403:
+                return pd.DataFrame(), (f"{NO_DATA} (options not in this plan: HTTP 403 "
+                                        f"{body_snippet(response, 120)})")
             if response.status_code in NO_DATA_STATUSES:
                 why = f"{NO_DATA} (HTTP {response.status_code} {body_snippet(response, 120)})"
                 return pd.DataFrame(), why
