@@ -17,6 +17,7 @@ from ingest.providers import (
     ProviderError,
     SyntheticProvider,
     YFinanceProvider,
+    profiles_from,
     provider_from_spec,
     provider_stats,
     real_chain_spec,
@@ -158,6 +159,13 @@ def test_profile_failures_never_raise_out_of_the_chain() -> None:
     assert "skipped for this run" in res.missing["AAPL"]
     assert ProviderChain([SyntheticProvider()]).fetch_profiles(["AAPL"]).missing == {
         "AAPL": "no provider supplies profiles"}
+    assert profiles_from(SyntheticProvider(), ["AAPL"]).missing == {
+        "AAPL": "synthetic supplies no profiles"}
+    p = PolygonProvider("k", client=Replay("polygon", script={"*": ["error_401"]}).client(),
+                        requests_per_minute=0)
+    res = profiles_from(p, ["AAPL"])  # a single provider's auth failure: a reason, no raise
+    assert res.profiles == {} and "skipped for this run: HTTP 401" in res.missing["AAPL"]
+    assert profiles_from(chain, ["SPY"]).missing["SPY"].startswith("yfinance: ")
 
 
 # ---------------------------------------------------------------- registry

@@ -206,3 +206,13 @@ def test_an_option_refused_by_a_stocks_plan_is_no_data_not_a_bad_key() -> None:
     assert rows(r) == expected("aggs_AAPL")
     assert "options not in this plan: HTTP 403" in r.missing[occ]
     assert p.stats.skipped is None and replay.paths() == [path, AAPL]
+
+
+def test_budget_waits_do_not_count_against_the_retry_time_bound() -> None:
+    clock = FakeClock()
+    replay = Replay("polygon", script={AAPL: ["error_502", "error_502"]}, clock=clock)
+    p = make(replay, clock, requests_per_minute=1, max_total_seconds=10)
+    r = p.fetch(["AAPL"], START, END)  # two retries, each paced a minute apart by the budget
+    assert rows(r) == expected("aggs_AAPL")
+    assert len(replay.requests) == 3 and replay.times[2] >= 120
+    assert p.stats.retries == 2 and p.stats.throttled_waits == 2

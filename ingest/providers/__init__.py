@@ -17,7 +17,12 @@ from ingest.providers.base import (
 )
 from ingest.providers.chain import ProviderChain
 from ingest.providers.csv_file import CsvProvider
-from ingest.providers.profiles import ProfileProvider, ProfileResult, SymbolProfile
+from ingest.providers.profiles import (
+    ProfileProvider,
+    ProfileResult,
+    SymbolProfile,
+    profiles_from,
+)
 from ingest.providers.registry import provider_from_spec, real_chain_spec
 from ingest.providers.sectors import GICS_SECTORS, UnknownSectorError, gics_sector
 from ingest.providers.stats import ProviderStats, provider_stats, served_summary
@@ -43,6 +48,7 @@ __all__ = [
     "empty_prices",
     "gics_sector",
     "normalize_prices",
+    "profiles_from",
     "provider_from_spec",
     "provider_stats",
     "real_chain_spec",

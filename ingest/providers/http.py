@@ -8,7 +8,8 @@ classified:
 - 429, 5xx, timeouts and connection errors are transient: retried with tenacity's
   jittered exponential backoff, a 429's `Retry-After` honoured (the wait is never
   shorter), bounded by attempts *and* total seconds on the injected clock; then a
-  ProviderError naming the symbols.
+  ProviderError naming the symbols. Waits for the budget do not count against that
+  bound (they are pacing, not failure).
 `send` is whatever does the I/O (an httpx client, yahooquery's curl session), so tests
 replay recorded answers through httpx.MockTransport with a fake clock and sleep.
 """
@@ -111,13 +112,19 @@ class _WaitRetryAfter(wait_base):
 
 
 class _StopAfterSeconds(stop_base):
-    """Stop when the next sleep would end past the bound, on the injected clock."""
+    """Stop when the next sleep would end past the bound.
 
-    def __init__(self, clock: Clock, started: float, bound: float) -> None:
-        self.clock, self.started, self.bound = clock, started, bound
+    Measured on the injected clock, less the time spent waiting for the request budget:
+    those waits are planned pacing, not a sign the provider is down, and a tight budget
+    (5 a minute) would otherwise eat the whole bound before the first retry.
+    """
+
+    def __init__(self, clock: Clock, bound: float, paced: list[float]) -> None:
+        self.clock, self.started, self.bound, self.paced = clock, clock(), bound, paced
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.clock() - self.started + retry_state.upcoming_sleep > self.bound
+        spent = self.clock() - self.started - self.paced[0]
+        return spent + retry_state.upcoming_sleep > self.bound
 
 
 class HttpCaller:
@@ -149,6 +156,7 @@ class HttpCaller:
             auth_fatal: bool = True) -> Any:
         """The response of a GET that was not transient (after retries) nor an auth error."""
         attempts = 0
+        paced = [0.0]  # seconds this call waited for the budget
 
         def note_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -161,7 +169,7 @@ class HttpCaller:
         retrying = Retrying(
             retry=retry_if_exception_type(TransientHTTPError),
             stop=stop_after_attempt(self.max_attempts)
-            | _StopAfterSeconds(self.clock, self.clock(), self.max_total_seconds),
+            | _StopAfterSeconds(self.clock, self.max_total_seconds, paced),
             wait=_WaitRetryAfter(self.backoff),
             sleep=self.sleep,
             before_sleep=note_retry,
@@ -171,16 +179,18 @@ class HttpCaller:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    response = self._once(url, params, symbols, auth_fatal)
+                    response = self._once(url, params, symbols, auth_fatal, paced)
         except TransientHTTPError as exc:
             raise ProviderError(self.name, symbols,
                                 f"gave up after {attempts} attempt(s): {exc}") from exc
         return response
 
     def _once(self, url: str, params: Mapping[str, Any] | None, symbols: list[str],
-              auth_fatal: bool) -> Any:
+              auth_fatal: bool, paced: list[float]) -> Any:
         if self.budget is not None:
-            self.stats.throttled(self.budget.acquire())
+            waited = self.budget.acquire()
+            paced[0] += waited
+            self.stats.throttled(waited)
         self.stats.requests += 1
         try:
             response = self.send(url, params)

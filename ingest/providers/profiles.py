@@ -44,6 +44,23 @@ class ProfileProvider(Protocol):
     def fetch_profiles(self, symbols: list[str]) -> ProfileResult: ...
 
 
+def profiles_from(provider: object, symbols: list[str]) -> ProfileResult:
+    """Profiles from a chain or a single provider; never raises (failures become reasons).
+
+    A provider without `fetch_profiles` (csv:, synthetic) gives every symbol the reason
+    "<name> supplies no profiles".
+    """
+    name = getattr(provider, "name", type(provider).__name__)
+    fetch = getattr(provider, "fetch_profiles", None)
+    if fetch is None:
+        return ProfileResult(missing=dict.fromkeys(symbols, f"{name} supplies no profiles"))
+    try:
+        return fetch(list(symbols))
+    except Exception as exc:  # noqa: BLE001 - a profile failure never stops the run
+        why = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        return ProfileResult(missing=dict.fromkeys(symbols, f"{name}: {why}"))
+
+
 def _text(value: object) -> str | None:
     if value is None:
         return None
