@@ -89,16 +89,19 @@ def test_429_with_retry_after_then_success() -> None:
     assert (p.stats.rate_limited, p.stats.retries, p.stats.throttled_waits) == (1, 1, 1)
 
 
-def test_401_skips_for_the_run_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("answer", ["error_401", "error_403"])
+def test_401_403_skip_for_the_run_with_one_warning(answer: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
-    replay = Replay("yahooquery", script={chart("AAPL"): ["error_401"]}, clock=clock)
+    replay = Replay("yahooquery", script={chart("AAPL"): [answer]}, clock=clock)
     p = make(replay, clock)
     with caplog.at_level(logging.WARNING):
         with pytest.raises(ProviderError) as err:
             p.fetch(["AAPL", "MSFT"], START, END)
         with pytest.raises(ProviderError):
             p.fetch(["MSFT"], START, END)
-    assert "Invalid Crumb" in err.value.reason and err.value.symbols == ["AAPL", "MSFT"]
+    assert ("Invalid Crumb" if answer == "error_401" else "403 Forbidden") in err.value.reason
+    assert err.value.symbols == ["AAPL", "MSFT"]
     assert replay.paths() == [CRUMB, chart("AAPL")]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "yahooquery is skipped" in warnings[0].getMessage()
