@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pandas as pd
 import pytest
 from tenacity import wait_none
@@ -208,3 +209,18 @@ def test_registry_rejects_bad_keyed_specs_with_one_line(spec: str, needle: str) 
     with pytest.raises(ValueError) as err:
         provider_from_spec(spec, {"POLYGON_API_KEY": "k"} if "grouped" in spec else {})
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_provider_down_part_way_hands_the_rest_to_the_next_one() -> None:
+    clock = FakeClock()
+    yq = Replay("yahooquery", script={"/v8/finance/chart/MSFT": [httpx.ReadTimeout("t")] * 9},
+                clock=clock)
+    pg = Replay("polygon", clock=clock)
+    common = {"clock": clock, "sleep": clock.sleep, "requests_per_minute": 0, "max_attempts": 2}
+    chain = ProviderChain([YahooQueryProvider(client=yq.client(), **common),
+                           PolygonProvider("pk", client=pg.client(), grouped=False, **common)])
+    r = chain.fetch(["AAPL", "MSFT", "XOM"], START, END)
+    assert r.sources == {"AAPL": "yahooquery", "MSFT": "polygon", "XOM": "polygon"}
+    assert r.missing == {}
+    assert [q.url.path.split("/")[4] for q in pg.requests] == ["MSFT", "MSFT", "XOM"]  # 2 pages
+    assert "/v8/finance/chart/XOM" not in yq.paths()  # yahooquery stopped once it gave up
