@@ -23,8 +23,14 @@ class ProviderError(RuntimeError):
     def __init__(self, provider: str, symbols: list[str], message: str) -> None:
         self.provider = provider
         self.symbols = list(symbols)
+        self.reason = message
         shown = ", ".join(self.symbols[:10]) + (" …" if len(self.symbols) > 10 else "")
         super().__init__(f"price provider {provider} failed for {shown}: {message}")
+
+
+class ProviderAuthError(ProviderError):
+    """HTTP 401/403 (bad key, plan without this data): retrying cannot help, so the
+    provider is skipped for the rest of the run."""
 
 
 @dataclass
@@ -37,12 +43,16 @@ class FetchResult:
     counts the network/file requests made, for the run's stats and tests.
     `sources` maps symbol -> name of the provider that supplied its rows (a chain
     asks several providers; `raw.prices.source` records which one answered).
+    `failed` maps symbol -> reason for symbols the provider could not be asked about
+    (it gave up on retries part-way through a batch): unlike `missing`, that says
+    nothing about the symbol, so they are neither unavailable nor covered.
     """
 
     prices: pd.DataFrame
     missing: dict[str, str] = field(default_factory=dict)
     requests: int = 0
     sources: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -11,7 +11,8 @@ Why it looks like this:
   columns), so the default downloader listens to yfinance's logger during the call and
   turns logged transient errors back into an exception; without this a rate-limited
   batch would look like a batch of delisted symbols and be marked unavailable;
-- `downloader` is injectable so tests replay recorded frames and never touch the network.
+- `downloader` (and `info_getter` for profiles, `Ticker.info`) are injectable so tests
+  replay recorded answers and never touch the network.
 """
 
 from __future__ import annotations
@@ -39,11 +40,15 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from ingest.providers.base import FetchResult, ProviderError, empty_prices, normalize_prices
+from ingest.providers.profiles import ProfileResult, make_profile
+from ingest.providers.sectors import UnknownSectorError
+from ingest.providers.stats import ProviderStats
 from snapfolio.core import calendar
 
 log = logging.getLogger(__name__)
 
 Downloader = Callable[..., pd.DataFrame | None]
+InfoGetter = Callable[[str], dict[str, Any] | None]
 
 NO_DATA = "no data from yfinance"
 _SHARE_CLASS = re.compile(r"^([A-Z]{1,5})\.([A-Z]{1,2})$")
@@ -178,8 +183,17 @@ def split_download(frame: pd.DataFrame | None, tickers: list[str]) -> dict[str, 
     return {}
 
 
+def ticker_info(ticker: str) -> dict[str, Any] | None:
+    """`yfinance.Ticker(t).info` (one quoteSummary request)."""
+    import yfinance as yf
+
+    return yf.Ticker(ticker).info
+
+
 class YFinanceProvider:
     """yfinance-backed provider; see the module docstring for the retry policy."""
+
+    knows_listings = True  # its "no data" means Yahoo lacks the symbol
 
     def __init__(
         self,
@@ -189,6 +203,7 @@ class YFinanceProvider:
         downloader: Downloader | None = None,
         wait: wait_base | None = None,
         timeout: float = 30,
+        info_getter: InfoGetter | None = None,
     ) -> None:
         if chunk_size < 1 or max_attempts < 1:
             raise ValueError("chunk_size and max_attempts must be >= 1")
@@ -199,6 +214,8 @@ class YFinanceProvider:
         self.downloader: Downloader = downloader or download_checked
         self.wait: wait_base = wait or wait_random_exponential(multiplier=1, max=30)
         self.timeout = timeout
+        self.info_getter: InfoGetter = info_getter or ticker_info
+        self.stats = ProviderStats()
 
     def fetch(self, symbols: list[str], start: date, end: date) -> FetchResult:
         symbols = list(dict.fromkeys(symbols))
@@ -208,7 +225,11 @@ class YFinanceProvider:
         for i in range(0, len(symbols), self.chunk_size):
             chunk = symbols[i : i + self.chunk_size]
             yahoo = {to_yahoo(s): s for s in chunk}
-            raw, attempts = self._download(list(yahoo), chunk, start, end)
+            try:
+                raw, attempts = self._download(list(yahoo), chunk, start, end)
+            except ProviderError:
+                self.stats.failures += 1
+                raise
             requests += attempts
             for ticker, sub in split_download(raw, list(yahoo)).items():
                 sym = yahoo.get(ticker)
@@ -233,6 +254,8 @@ class YFinanceProvider:
         else:
             prices = empty_prices()
         got = set(prices["symbol"])
+        self.stats.served |= got
+        self.stats.missing |= set(symbols) - got
         return FetchResult(
             prices=prices,
             missing={s: NO_DATA for s in symbols if s not in got},
@@ -248,6 +271,7 @@ class YFinanceProvider:
 
         def note_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
+            self.stats.retries += 1
             log.warning("yfinance attempt %d for %d symbols failed (%s); retrying",
                         state.attempt_number, len(tickers), exc)
 
@@ -262,6 +286,7 @@ class YFinanceProvider:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
+                    self.stats.requests += 1
                     frame = self.downloader(
                         tickers=tickers,
                         start=start.isoformat(),
@@ -279,3 +304,52 @@ class YFinanceProvider:
                 what = f"gave up after {attempts} attempt(s): {what}"
             raise ProviderError(self.name, symbols, what) from exc
         return frame, attempts
+
+    def fetch_profiles(self, symbols: list[str]) -> ProfileResult:
+        """`Ticker.info`: `sector`, `industry`, `quoteType == "ETF"`, `longName`/`shortName`.
+
+        One request per symbol, retried like prices; a symbol whose answer fails for good
+        gets that failure as its reason (profiles never stop the run).
+        """
+        out = ProfileResult()
+        for s in dict.fromkeys(symbols):
+            try:
+                info, attempts = self._retried(lambda s=s: self.info_getter(to_yahoo(s)), [s])
+            except ProviderError as exc:
+                out.missing[s] = exc.reason
+                self.stats.failures += 1
+                continue
+            out.requests += attempts
+            info = info if isinstance(info, dict) else {}
+            if not (info.get("quoteType") or info.get("sector")):
+                out.missing[s] = f"{NO_DATA} (no profile in Ticker.info)"
+                continue
+            try:
+                out.profiles[s] = make_profile(
+                    s, self.name, name=info.get("longName") or info.get("shortName"),
+                    sector=info.get("sector"), industry=info.get("industry"),
+                    is_etf=info.get("quoteType") == "ETF")
+            except UnknownSectorError as exc:
+                out.missing[s] = f"yfinance profile rejected: {exc}"
+        self.stats.profiles |= set(out.profiles)
+        return out
+
+    def _retried(self, call: Callable[[], Any], symbols: list[str]) -> tuple[Any, int]:
+        """`call()` retried on transient errors like a download; (result, attempts)."""
+        attempts = 0
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_total_seconds),
+            wait=self.wait,
+            before_sleep=lambda _: setattr(self.stats, "retries", self.stats.retries + 1),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    self.stats.requests += 1
+                    result = call()
+        except Exception as exc:  # every failure becomes a ProviderError naming the symbols
+            raise ProviderError(self.name, symbols, f"{type(exc).__name__}: {exc}") from exc
+        return result, attempts
