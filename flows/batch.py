@@ -3,7 +3,7 @@ onboarding, admin, backfill) is `execute_batch` with a different scope.
 
 Read top to bottom it is the table of contents: validate -> lifecycle (reconcile,
 start, heartbeat, locks, finish) -> onboard -> plan -> prices -> factors -> dbt chunks
--> checks. Each phase is a plain function in `flows.phases`; `phases` maps them to the
+-> risk -> checks. Each phase is a plain function in `flows.phases`; `phases` maps them to the
 callables to run, which are the Prefect tasks (`flows.flow.TASKS`) in the flow and the
 plain functions (`PLAIN`) in tests that inject a price provider.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import URL, Engine
 
 from flows.lifecycle import Run, batch_run
-from flows.phases import checks, dbt_build, factors, onboard, plan, prices
+from flows.phases import checks, dbt_build, factors, onboard, plan, prices, risk
 from flows.progress import ProgressCallback
 from flows.request import BatchRequest
 from flows.summary import BatchSummary
@@ -38,6 +38,7 @@ class Phases:
     prices: Callable[..., Any] = prices.ingest_prices
     factors: Callable[..., Any] = factors.compute_betas_phase
     dbt: Callable[..., Any] = dbt_build.build_marts
+    risk: Callable[..., Any] = risk.run_risk
     checks: Callable[..., Any] = checks.run_checks_phase
 
 
@@ -82,7 +83,7 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
     summary, progress = run.summary, run.progress
     start = plan.earliest_gap(engine, ids, as_of)
     ends = plan.chunk_ends(start, as_of, request.chunk_sessions or settings.chunk_sessions)
-    progress.set("prices", done=0, total=3 + max(len(ends), 1))
+    progress.set("prices", done=0, total=4 + max(len(ends), 1))
     result = timed("prices", phases.prices, engine, settings, ids, as_of, provider=provider,
                    retry_unavailable=request.retry_unavailable)
     summary.prices = result.as_stats()
@@ -90,6 +91,10 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
         summary.unavailable[symbol] = reason
         summary.warnings.append(
             f"symbol {symbol} unavailable ({reason}): valued at last close or entry price")
+    for name, counters in result.provider_stats.items():
+        if counters.get("skipped"):
+            summary.warnings.append(f"price provider {name} skipped for this run: "
+                                    f"{counters['skipped']}")
     for r in result.rejected:
         summary.warnings.append(
             f"price rejected: {r.symbol} {r.price_date} {r.close:g} ({r.reason})")
@@ -99,6 +104,7 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
     summary.factors = timed("factors", phases.factors, engine, ids, as_of)
 
     progress.step("dbt")
+    plan.mark_risk_work(engine, ids, as_of)
     summary.chunks = [d.isoformat() for d in ends]
     first = start or as_of
     for i, end in enumerate(ends or [as_of], start=1):
@@ -110,6 +116,10 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
         fault_point(f"chunk:{i}")
         progress.step(f"dbt chunk {i}/{len(ends)} through {end}")
         first = calendar.next_session(end)
+
+    progress.step("risk")
+    fault_point("risk")
+    summary.risk = timed("risk", phases.risk, engine, settings, url, ids, as_of)
 
     progress.set("checks")
     fault_point("checks")

@@ -77,6 +77,7 @@ def dbt_build(
     url: URL,
     *,
     select: list[str] | None = None,
+    exclude: list[str] | None = None,
     full_refresh: bool = False,
     unit_tests: bool = False,
     data_tests: bool = True,
@@ -103,9 +104,12 @@ def dbt_build(
     ]
     if select:
         args += ["--select", *select]
+    excluded_nodes = list(exclude or [])
     if models_only:
         # later chunks of a run: views and seeds are already current, only tables move
-        args += ["--exclude", "config.materialized:view", "resource_type:seed"]
+        excluded_nodes += ["config.materialized:view", "resource_type:seed"]
+    if excluded_nodes:
+        args += ["--exclude", *excluded_nodes]
     if full_refresh:
         args.append("--full-refresh")
     excluded = ([] if unit_tests else ["unit_test"]) + ([] if data_tests else ["test"])

@@ -18,7 +18,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NONE
 
 from flows.batch import Phases, execute_batch
-from flows.phases import checks, dbt_build, factors, onboard, prices
+from flows.phases import checks, dbt_build, factors, onboard, prices, risk
 from flows.progress import ProgressCallback
 from flows.request import BatchRequest, OnboardingRequest, absolute_path
 from flows.summary import BatchSummary
@@ -30,6 +30,7 @@ TASKS = Phases(
     prices=task(prices.ingest_prices, name="prices", **_TASK_OPTIONS),
     factors=task(factors.compute_betas_phase, name="factors", **_TASK_OPTIONS),
     dbt=task(dbt_build.build_marts, name="dbt", task_run_name="dbt {label}", **_TASK_OPTIONS),
+    risk=task(risk.run_risk, name="risk", **_TASK_OPTIONS),
     checks=task(checks.run_checks_phase, name="checks", **_TASK_OPTIONS),
 )
 
@@ -103,6 +104,13 @@ def summary_markdown(summary: BatchSummary) -> str:
     lines += [f"| {n} | {i} |" for n, i in sorted(summary.portfolios.items())]
     if summary.skipped:
         lines += ["", "Skipped (held by another run): " + ", ".join(summary.skipped)]
+    providers = (summary.prices or {}).get("providers") or {}
+    if providers:
+        header = "| price provider | symbols served | requests | retries | throttled s | skipped |"
+        lines += ["", header, "|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {n} | {c.get('symbols_served', 0)} | {c.get('requests', 0)} | "
+                  f"{c.get('retries', 0)} | {c.get('throttled_seconds', 0)} | "
+                  f"{c.get('skipped') or ''} |" for n, c in providers.items()]
     if summary.unavailable:
         lines += ["", "| unavailable symbol | reason |", "|---|---|"]
         lines += [f"| {s} | {r} |" for s, r in sorted(summary.unavailable.items())]

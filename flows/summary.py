@@ -18,6 +18,7 @@ class BatchSummary:
     timings: dict[str, float] = field(default_factory=dict)
     prices: dict = field(default_factory=dict)
     factors: dict = field(default_factory=dict)
+    risk: dict = field(default_factory=dict)
     checks: dict = field(default_factory=dict)
     chunks: list[str] = field(default_factory=list)
     dbt_rows: dict[str, int] = field(default_factory=dict)

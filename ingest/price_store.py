@@ -45,6 +45,7 @@ class IngestResult:
     rejected: list[RejectedPrice] = field(default_factory=list)
     restated_portfolios: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    provider_stats: dict[str, dict] = field(default_factory=dict)  # per provider of the chain
 
     def as_stats(self) -> dict:
         return {
@@ -60,6 +61,7 @@ class IngestResult:
             ],
             "restated_portfolios": self.restated_portfolios,
             "timings": dict(self.timings),
+            "providers": dict(self.provider_stats),
         }
 
 

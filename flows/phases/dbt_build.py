@@ -47,8 +47,10 @@ def build_marts(
             started = conn.scalar(sa.text("select clock_timestamp()"))
             write_build_scope(conn, as_of, portfolio_ids)
             current = views_and_seeds_current(conn, fingerprint)
+        # the risk marts are built by the risk phase, after its numpy step
         result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
-                           models_only=models_only or (current and not full_refresh))
+                           models_only=models_only or (current and not full_refresh),
+                           exclude=["tag:risk"])
         with engine.begin() as conn:
             restatements.advance_after_build(conn, started, as_of, portfolio_ids)
             if not current:

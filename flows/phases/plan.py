@@ -74,6 +74,16 @@ def earliest_gap(engine: Engine, portfolio_ids: list[int], as_of: date) -> date 
     return min(gaps.values()) if gaps else None
 
 
+def mark_risk_work(engine: Engine, portfolio_ids: list[int], as_of: date) -> dict[int, date]:
+    """Right before the accounting build: every session it will rewrite (each
+    portfolio's first gap on) needs its risk rows recomputed, and so does every later
+    one (their windows contain it). Recorded as risk marks, cleared by the risk phase."""
+    gaps = gaps_by_portfolio(engine, portfolio_ids, as_of)
+    with engine.begin() as conn:
+        restatements.mark_risk_from(conn, gaps)
+    return gaps
+
+
 def chunk_ends(start: date | None, as_of: date, chunk_sessions: int) -> list[date]:
     """Session-range chunk boundaries from the earliest gap to as_of (each chunk committed)."""
     if start is None:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from ingest.price_fetch import fetch_plan
 from ingest.price_plan import plan_prices
 from ingest.price_store import IngestResult, store_prices
+from ingest.providers import provider_stats, served_summary
 from ingest.providers.base import PriceProvider
 from ingest.providers.registry import provider_from_spec
 from snapfolio.core.factor_definitions import factor_etfs, load_definitions, lookback_sessions
@@ -50,4 +51,7 @@ def ingest_prices(
                               max_move=settings.max_daily_move,
                               factor_symbols=etfs, lookback_sessions=lookback)
     result.plan = plan
+    result.provider_stats = provider_stats(provider)
+    if plan.requests:
+        log.info("providers served: %s", served_summary(result.provider_stats))
     return result

@@ -78,7 +78,7 @@ def upgrade() -> None:
             as_of_date date not null,
             scenario_id text not null,
             factor text not null,
-            implied_move double precision not null,
+            implied_move double precision,
             primary key (as_of_date, scenario_id, factor)
         );
         create table raw.position_correlations (

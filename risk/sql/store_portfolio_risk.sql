@@ -1,0 +1,38 @@
+-- Replace the risk stats of the work sessions with the COPY'd ones (NaN -> NULL).
+delete from raw.portfolio_risk_stats as r
+using raw.risk_work as w
+where r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
+
+insert into raw.portfolio_risk_stats (
+    portfolio_id, snapshot_date, realized_vol_21d, realized_vol_63d, har_vol_1d,
+    har_vol_21d, holdings_vol_63d, var_95_1d, cvar_95_1d, avg_pairwise_correlation,
+    correlation_effective_positions
+)
+select
+    portfolio_id,
+    snapshot_date,
+    nullif(realized_vol_21d, 'NaN'),
+    nullif(realized_vol_63d, 'NaN'),
+    nullif(har_vol_1d, 'NaN'),
+    nullif(har_vol_21d, 'NaN'),
+    nullif(holdings_vol_63d, 'NaN'),
+    nullif(var_95_1d, 'NaN'),
+    nullif(cvar_95_1d, 'NaN'),
+    nullif(avg_pairwise_correlation, 'NaN'),
+    nullif(correlation_effective_positions, 'NaN')
+from incoming_portfolio_risk;
+
+delete from raw.position_risk_stats as r
+using raw.risk_work as w
+where r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
+
+insert into raw.position_risk_stats (
+    portfolio_id, snapshot_date, position_id, realized_vol_63d, risk_contribution
+)
+select
+    portfolio_id,
+    snapshot_date,
+    position_id,
+    nullif(realized_vol_63d, 'NaN'),
+    nullif(risk_contribution, 'NaN')
+from incoming_position_risk
