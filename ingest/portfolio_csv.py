@@ -236,7 +236,10 @@ class _RowChecker:
         return self.cells.get(col, "")
 
     def error(self, col: str, message: str) -> None:
-        self.issues.append(CsvIssue(self.lines.get(col, self.lineno), col, message))
+        if col in self.cells:
+            self.issues.append(CsvIssue(self.lines.get(col, self.lineno), col, message))
+        else:  # only "required" can name a column the header lacks: the issue is the row's
+            self.issues.append(CsvIssue(self.lineno, FILE, f"{col} (not in the header): {message}"))
         self.failed = True
 
     def number(self, col: str, *, below: Decimal, positive: bool = False,
