@@ -26,6 +26,7 @@ from ingest.input_limits import InputError, shown
 __all__ = [
     "FILE",
     "MAX_FILE_BYTES",
+    "MAX_RECORDS",
     "MAX_REPORTED_ISSUES",
     "CsvIssue",
     "CsvRecord",
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # 10 MiB: ~100,000 positions, far above any real book
+MAX_RECORDS = 200_000  # data rows; bounds time and memory (a 10 MB file of "x" lines is 5M)
 MAX_REPORTED_ISSUES = 50  # report() lists this many, then "... and N more"
 FILE = "file"  # the column of an issue about the file or a whole row
 
@@ -196,10 +198,12 @@ def _skippable(line: str) -> bool:
     return not stripped or stripped.startswith("#")
 
 
-def read_records(text: str) -> tuple[list[CsvRecord], list[CsvIssue]]:
+def read_records(text: str, max_records: int | None = None
+                 ) -> tuple[list[CsvRecord], list[CsvIssue]]:
     """Every record of `text` with physical line numbers, and the malformed ones as issues.
 
-    Records whose fields are all blank (``,,,``) are dropped like blank lines.
+    Records whose fields are all blank (``,,,``) are dropped like blank lines. Reading
+    stops after `max_records` records.
     """
     feed = _Feed(_PHYSICAL_LINE.findall(text))
     reader = csv.reader(feed, strict=True)
@@ -222,12 +226,17 @@ def read_records(text: str) -> tuple[list[CsvRecord], list[CsvIssue]]:
             continue
         if not any(f.strip() for f in fields):
             continue
-        line = feed.start + 1
-        starts = []
-        for value in fields:
-            starts.append(line)
-            line += len(_BREAK.findall(value))  # breaks only occur in quoted fields, verbatim
-        records.append(CsvRecord(feed.start + 1, tuple(fields), tuple(starts)))
+        first = feed.start + 1
+        if feed.pos == first:  # one physical line: every field starts on it
+            starts = (first,) * len(fields)
+        else:  # breaks only occur inside quoted fields, kept verbatim: count them
+            starts, line = [], first
+            for value in fields:
+                starts.append(line)
+                line += len(_BREAK.findall(value))
+        records.append(CsvRecord(first, tuple(fields), tuple(starts)))
+        if max_records is not None and len(records) >= max_records:
+            break
     return records, issues
 
 
@@ -235,10 +244,13 @@ def read_table(text: str, spec: TableSpec, *, source: str,
                error_type: type[CsvRejectedError] = CsvRejectedError) -> CsvTable:
     """Header by name, then the data records; raise `error_type` when no table is there.
 
-    Raised: an empty file, an unreadable header (wrong delimiter, unknown, duplicate or
-    missing required columns), or a header with no data records below it.
+    Raised: an empty file, more than `MAX_RECORDS` data rows, an unreadable header (wrong
+    delimiter, unknown, duplicate or missing required columns), or no data rows.
     """
-    records, issues = read_records(text)
+    records, issues = read_records(text, max_records=MAX_RECORDS + 2)  # header + 1 too many
+    if len(records) > MAX_RECORDS + 1:
+        raise error_type(source, [CsvIssue(records[-1].line, FILE, (
+            f"more than {MAX_RECORDS:,} rows; split the file"))])
     if not records or (issues and issues[0].line < records[0].line):
         early = [i for i in issues if not records or i.line < records[0].line]
         raise error_type(source, early or [CsvIssue(

@@ -259,6 +259,23 @@ def test_file_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert csv_reader.MAX_FILE_BYTES == 100 and 10 * 1024 * 1024 > 100
 
 
+def test_row_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_reader, "MAX_RECORDS", 3)
+    three = "".join(f"S{i},1,1.00,2024-01-15,{EMPTY8}\n" for i in range(3))
+    assert len(parse_portfolio_text(f"{HEADER}\n{three}", today=TODAY)) == 3
+    # a fourth row (line 5) is one too many: only that is reported, the rows are not read
+    (issue,) = _issues(f"{HEADER}\n{three}X,abc,1.00,2024-01-15,{EMPTY8}\nY,abc\n")
+    assert issue == (5, "file", "more than 3 rows; split the file")
+
+
+def test_required_column_missing_from_the_header_is_a_row_issue() -> None:
+    text = "Symbol,Quantity,Entry Price Per Share,Entry Date,Option Type\n,1,1.00,2024-01-15,C\n"
+    issues = _issues(text)
+    assert ((2, "file", "Underlying Symbol (not in the header): required for an option row")
+            in issues)
+    assert all(column in ("file", "Option Type") for _, column, _ in issues)
+
+
 @pytest.mark.parametrize(("data", "line", "fragment"), [
     ("Symbol\n".encode("utf-16"), 1, "UTF-16"),
     (b"a\rb\r\xff\n", 3, "not valid UTF-8"),  # CR-only line ends count as lines
