@@ -96,6 +96,15 @@ def test_thirty_digit_entry_price_is_an_input_error() -> None:
     assert parse_portfolio_text(_one(quantity="1", price="999999999.99"), today=TODAY)
 
 
+@pytest.mark.parametrize("price", ["inf", "nan", "1e400", "1e3", "0", "0.00", "-0", "1" * 401,
+                                   "１", "+5", ".5", "5.", " "])
+def test_prices_must_be_plain_positive_finite_ascii(price: str) -> None:
+    issues = _issues(_one(price=price))  # " " is stripped: "required"
+    assert [i[:2] for i in issues] == [(2, "Entry Price Per Share")]
+    exit_issues = _issues(_one(rest=f",,,,,,2024-02-01,{price}"))
+    assert [i[:2] for i in exit_issues] == [(2, "Exit Price Per Share")]
+
+
 def test_total_entry_value_must_fit_the_equity_limit() -> None:
     rows = "".join(f"S{i},-400000000,999.00,2024-01-15,{EMPTY8}\n" for i in range(3))
     issues = _issues(f"{HEADER}\n{rows}")
