@@ -54,8 +54,6 @@ _BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
 _OTHER_DELIMITERS = ((";", "';'"), ("\t", "tab"), ("|", "'|'"))
 _UNCLOSED = "unexpected end of data"  # csv's strict-mode message for an open quote at EOF
 
-csv.field_size_limit(MAX_FILE_BYTES)  # a field may be as large as the file allows
-
 
 @dataclass(frozen=True)
 class CsvIssue:

@@ -2,6 +2,8 @@
 
 An invalid file is rejected whole: every problem is collected as a :class:`CsvIssue`
 (physical line number + column) and raised together in one :class:`PortfolioCsvError`.
+Reading is ingest.csv_reader's (RFC 4180, UTF-8, size limit); every value is checked
+against ingest.input_limits, so whatever passes also fits raw.positions.
 """
 
 from __future__ import annotations
