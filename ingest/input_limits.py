@@ -109,7 +109,8 @@ def parse_decimal(
         raise InputError(f"at most {max_dp} decimal places allowed, got {shown(value)}")
     limit_digits = len(str(int(below)))  # 1e12 -> 13 digits: a 13-digit whole part is too big
     if len(whole.lstrip("0")) >= limit_digits:
-        raise InputError(f"must be less than {_sci(below)} in absolute value, got {shown(value)}")
+        size = "" if positive else " in absolute value"
+        raise InputError(f"must be less than {_sci(below)}{size}, got {shown(value)}")
     d = Decimal(value)
     if (positive and d <= 0) or (nonzero and d == 0):
         raise InputError(f"must be {kind}, got {shown(value)}")
