@@ -18,7 +18,6 @@ used), and no move check is applied (the operator vouches for the number).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,11 +27,19 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ingest.portfolio_csv import _LINE_SPLIT_RE as LINE_SPLIT
-from ingest.portfolio_csv import _NUMBER_RE as NUMBER
-from ingest.portfolio_csv import _SYMBOL_RE as SYMBOL_CHARS
-from ingest.portfolio_csv import MAX_SYMBOL_LEN, CsvIssue, CsvRejectedError
-from ingest.portfolio_csv import _split as split_csv_line
+from ingest.csv_reader import CsvIssue, CsvRejectedError, CsvTable, TableSpec, read_csv_file
+from ingest.input_limits import (
+    EARLIEST_DATE,
+    ISO_DATE_RE,
+    MAX_PRICE,
+    MAX_SYMBOL_LEN,
+    PLAIN_NUMBER_RE,
+    SYMBOL_RE,
+    InputError,
+    parse_decimal,
+    parse_symbol,
+    shown,
+)
 from ingest.price_store import MANUAL_SOURCE, write_prices
 from snapfolio.core import calendar
 
@@ -41,7 +48,9 @@ __all__ = ["COLUMNS", "ManualLoadResult", "ManualPriceCsvError", "load_manual_pr
 
 COLUMNS = ("symbol", "date", "close", "adj_close")
 REQUIRED = ("symbol", "date", "close")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SPEC = TableSpec(columns=COLUMNS, required=REQUIRED, noun="prices",
+                 header_hint="symbol,date,close[,adj_close]")
+MAX_CLOSE = float(MAX_PRICE)  # closes are double precision: the bound is on the double
 
 
 class ManualPriceCsvError(CsvRejectedError):
@@ -93,127 +102,63 @@ def load_manual_prices(
 
 def parse_manual_prices(path: str | Path, *, today: date | None = None) -> pd.DataFrame:
     """Read and validate; symbol, price_date, close, adj_close, source — or raise."""
-    source = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ManualPriceCsvError(
-            source, [CsvIssue(0, "file", f"cannot read file: {exc.strerror or exc}")]) from None
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise ManualPriceCsvError(
-            source, [CsvIssue(line, "file", "binary data (NUL byte); expected a UTF-8 text CSV")])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ManualPriceCsvError(source, [CsvIssue(
-            line, "file", f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-                          f"{exc.start})")]) from None
-    return _parse_text(text, source, today or date.today())
+    table = read_csv_file(path, SPEC, ManualPriceCsvError)
+    return _parse_table(table, str(path), today or date.today())
 
 
-def _parse_text(text: str, source: str, today: date) -> pd.DataFrame:
-    issues: list[CsvIssue] = []
-    lines = [(n, raw) for n, raw in enumerate(LINE_SPLIT.split(text), start=1)
-             if raw.strip() and not raw.strip().startswith("#")]
-    if not lines:
-        raise ManualPriceCsvError(source, [CsvIssue(0, "file", "empty file: no header row and "
-                                                             "no prices (expected symbol,date,close)")])
-    header_line, header_raw = lines[0]
-    header = _header(header_raw, header_line, issues)
-    if header is None:
-        raise ManualPriceCsvError(source, issues)
-
-    numbers, records = [], []
-    for n, raw in lines[1:]:  # parsing: the csv module reads one physical line at a time
-        fields = split_csv_line(raw, n, issues)
-        if fields is None or not any(f.strip() for f in fields):
-            continue
-        if len(fields) > len(header):
-            issues.append(CsvIssue(n, "file", f"expected {len(header)} fields like the header "
-                                              f"(line {header_line}), found {len(fields)}"))
-            continue
-        fields += [""] * (len(header) - len(fields))  # trailing empty cells may be left out
-        numbers.append(n)
-        records.append([f.strip() for f in fields])
-    if not records and not issues:
-        issues.append(CsvIssue(header_line, "file", "no prices after the header row"))
-    cells = pd.DataFrame(records, columns=header, dtype=object).reindex(columns=COLUMNS,
-                                                                        fill_value="")
-    frame = _validate(cells, np.array(numbers, dtype=int), today, issues)
+def _parse_table(table: CsvTable, source: str, today: date) -> pd.DataFrame:
+    issues = list(table.issues)
+    width = len(table.header)
+    kept = [r for r in table.records if len(r.fields) <= width]
+    issues.extend(table.width_issue(r) for r in table.records if len(r.fields) > width)
+    # trailing empty cells may be left out: a short record is padded, its cells on its line
+    records = [[f.strip() for f in r.fields] + [""] * (width - len(r.fields)) for r in kept]
+    lines = [list(r.field_lines) + [r.line] * (width - len(r.fields)) for r in kept]
+    cells = pd.DataFrame(records, columns=table.header, dtype=object).reindex(
+        columns=COLUMNS, fill_value="")
+    rec_line = np.array([r.line for r in kept], dtype=int)
+    at = pd.DataFrame(lines, columns=table.header, dtype=float).reindex(columns=COLUMNS)
+    at = np.where(np.isnan(at.to_numpy()), rec_line[:, None], at.to_numpy()).astype(int)
+    frame = _validate(cells, {c: at[:, i] for i, c in enumerate(COLUMNS)}, today, issues)
     if issues:
         raise ManualPriceCsvError(source, issues)
     return frame
 
 
-def _header(raw: str, lineno: int, issues: list[CsvIssue]) -> list[str] | None:
-    if "," not in raw:
-        for delim, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
-            if delim in raw:
-                issues.append(CsvIssue(lineno, "file",
-                                       f"expected comma-separated columns, found {name}"))
-                return None
-    cells = split_csv_line(raw, lineno, issues)
-    if cells is None:
-        return None
-    names = [c.strip().lower() for c in cells]
-    if not set(names) & set(COLUMNS):
-        issues.append(CsvIssue(lineno, "file", "no header row: the first non-comment line must "
-                                               f"be symbol,date,close[,adj_close], got "
-                                               f"{raw.strip()[:60]!r}"))
-        return None
-    ok = True
-    for i, name in enumerate(names):
-        if name not in COLUMNS:
-            issues.append(CsvIssue(lineno, cells[i].strip() or "file",
-                                   f"unknown column {cells[i].strip()!r}"))
-            ok = False
-        elif name in names[:i]:
-            issues.append(CsvIssue(lineno, name, f"duplicate column {cells[i].strip()!r}"))
-            ok = False
-    for req in REQUIRED:
-        if req not in names:
-            issues.append(CsvIssue(lineno, req, f"missing required column {req!r}"))
-            ok = False
-    return names if ok else None
-
-
-def _validate(cells: pd.DataFrame, line: np.ndarray, today: date,
+def _validate(cells: pd.DataFrame, line: dict[str, np.ndarray], today: date,
               issues: list[CsvIssue]) -> pd.DataFrame:
     """Column-wise checks over all rows at once; messages only for the failing cells."""
 
     def flag(mask: np.ndarray | pd.Series, column: str, message) -> None:
         mask = np.asarray(mask, dtype=bool)
-        for n, value in zip(line[mask], cells[column].to_numpy()[mask], strict=True):
+        for n, value in zip(line[column][mask], cells[column].to_numpy()[mask], strict=True):
             issues.append(CsvIssue(int(n), column, message(value)))
 
-    sym = cells["symbol"].str.upper()
-    sym_empty = (sym == "").to_numpy()
-    sym_chars = ~sym.str.match(SYMBOL_CHARS.pattern).to_numpy(dtype=bool)
+    raw_sym = cells["symbol"]
+    sym_empty = (raw_sym == "").to_numpy()
+    # checked before upper-casing: 'ſpy' must not become SPY
+    sym_ok = (raw_sym.str.fullmatch(SYMBOL_RE.pattern).to_numpy(dtype=bool)
+              & (raw_sym.str.len() <= MAX_SYMBOL_LEN).to_numpy())
     flag(sym_empty, "symbol", lambda v: "required")
-    flag(~sym_empty & sym_chars, "symbol", lambda v: (
-        f"invalid character(s) {''.join(sorted({c for c in v.upper() if not SYMBOL_CHARS.match(c)}))!r}"
-        f" in {v.upper()!r}; allowed: A-Z 0-9 . - _ ^ /"))
-    sym_long = ~sym_empty & ~sym_chars & (sym.str.len() > MAX_SYMBOL_LEN).to_numpy()
-    flag(sym_long, "symbol", lambda v: f"longer than {MAX_SYMBOL_LEN} characters: {v.upper()!r}")
-    sym_ok = ~(sym_empty | sym_chars | sym_long)
+    flag(~sym_empty & ~sym_ok, "symbol", _symbol_problem)
+    sym = raw_sym.str.upper()
 
     text = cells["date"]
-    parsed = pd.to_datetime(text.where(text.str.match(_DATE.pattern)),
-                            format="%Y-%m-%d", errors="coerce")
+    iso = text.str.fullmatch(ISO_DATE_RE.pattern).to_numpy(dtype=bool)
+    parsed = pd.to_datetime(text.where(iso), format="%Y-%m-%d", errors="coerce")
     day = parsed.to_numpy().astype("datetime64[D]")
     date_empty = (text == "").to_numpy()
     date_bad = ~date_empty & parsed.isna().to_numpy()
     flag(date_empty, "date", lambda v: "required")
-    flag(date_bad, "date", lambda v: f"must be a date in YYYY-MM-DD format, got {v!r}")
+    flag(date_bad, "date", lambda v: f"must be a date in YYYY-MM-DD format, got {shown(v)}")
     future = ~date_bad & ~date_empty & (day > np.datetime64(today, "D"))
     flag(future, "date", lambda v: f"{v} is in the future (today is {today.isoformat()})")
     valid_day = ~(date_empty | date_bad | future)
-    in_range = valid_day & (day >= np.datetime64(calendar.CALENDAR_START, "D"))
+    start = max(EARLIEST_DATE, calendar.CALENDAR_START)
+    in_range = valid_day & (day >= np.datetime64(start, "D"))
     flag(valid_day & ~in_range, "date", lambda v: f"{v} is before the supported calendar "
-                                                  f"({calendar.CALENDAR_START.isoformat()})")
-    sessions = (calendar.sessions_array(calendar.CALENDAR_START, today) if in_range.any()
+                                                  f"({start.isoformat()})")
+    sessions = (calendar.sessions_array(start, today) if in_range.any()
                 else np.array([], dtype="datetime64[D]"))
     not_session = in_range & ~np.isin(day, sessions)
     flag(not_session, "date", lambda v: (
@@ -225,7 +170,8 @@ def _validate(cells: pd.DataFrame, line: np.ndarray, today: date,
     adj = _positive(cells, "adj_close", required=False, flag=flag)
 
     keyed = sym_ok & date_ok
-    key = pd.DataFrame({"s": sym[keyed].to_numpy(), "d": day[keyed], "n": line[keyed]})
+    key = pd.DataFrame({"s": sym[keyed].to_numpy(), "d": day[keyed],
+                        "n": line["date"][keyed]})
     dup = key.duplicated(["s", "d"], keep="first").to_numpy()
     first_line = key.groupby(["s", "d"])["n"].transform("first").to_numpy()
     for n, s, d, f in zip(key["n"][dup], key["s"][dup], key["d"][dup], first_line[dup],
@@ -242,21 +188,34 @@ def _validate(cells: pd.DataFrame, line: np.ndarray, today: date,
     })
 
 
+def _symbol_problem(value: str) -> str:
+    try:
+        parse_symbol(value)
+    except InputError as exc:
+        return str(exc)
+    return f"invalid symbol {shown(value)}"  # unreachable: the masks agree with parse_symbol
+
+
 def _positive(cells: pd.DataFrame, column: str, *, required: bool, flag) -> np.ndarray:
-    """A plain decimal > 0 (NaN where empty or invalid); flags every bad cell."""
+    """A plain ASCII decimal whose double is in (0, 1e9) (NaN where empty or invalid)."""
     text = cells[column]
     empty = (text == "").to_numpy()
-    plain = text.str.match(NUMBER.pattern).to_numpy(dtype=bool)
+    plain = text.str.fullmatch(PLAIN_NUMBER_RE.pattern).to_numpy(dtype=bool)
     value = pd.to_numeric(text.where(plain), errors="coerce").to_numpy(dtype=float)
+    ok = plain & (value > 0) & (value < MAX_CLOSE)  # 401 digits read as inf: rejected
     if required:
         flag(empty, column, lambda v: "required")
-    flag(~empty & ~(plain & (value > 0)), column, lambda v: f"must be a number > 0, got {v!r}" + (
-        "; use plain decimal notation" if _finite(v) and not NUMBER.match(v) else ""))
-    return np.where(plain & (value > 0), value, np.nan)
+    flag(~empty & ~ok, column, _close_problem)
+    return np.where(ok, value, np.nan)
 
 
-def _finite(value: str) -> bool:
-    try:
-        return bool(np.isfinite(float(value)))
-    except ValueError:
-        return False
+def _close_problem(value: str) -> str:
+    if PLAIN_NUMBER_RE.fullmatch(value) and 0 < float(value) < MAX_CLOSE:
+        return f"must be a number > 0, got {shown(value)}"  # unreachable: mask and this agree
+    if PLAIN_NUMBER_RE.fullmatch(value) and float(value) > 0:
+        return f"must be less than 1e9, got {shown(value)}"
+    try:  # the shared wording (and hint) for text that is no plain positive number
+        parse_decimal(value, below=MAX_PRICE, positive=True)
+    except InputError as exc:
+        return str(exc)
+    return f"must be a number > 0, got {shown(value)}"  # 1e-400: a double reads it as 0

@@ -2,26 +2,57 @@
 
 An invalid file is rejected whole: every problem is collected as a :class:`CsvIssue`
 (physical line number + column) and raised together in one :class:`PortfolioCsvError`.
+Reading is ingest.csv_reader's (RFC 4180, UTF-8, size limit); every value is checked
+against ingest.input_limits, so whatever passes also fits raw.positions.
 """
 
 from __future__ import annotations
 
-import csv
-import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from ingest.csv_reader import (
+    FILE,
+    CsvIssue,
+    CsvRejectedError,
+    TableSpec,
+    count_lines,
+    read_csv_text,
+    read_table,
+)
+from ingest.input_limits import (
+    EARLIEST_DATE,
+    EXPIRATION_YEARS,
+    MAX_EQUITY,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    MAX_SYMBOL_LEN,
+    InputError,
+    last_allowed_date,
+    latest_expiration,
+    parse_decimal,
+    parse_iso_date,
+    parse_symbol,
+    shown,
+    validate_equity,
+    validate_portfolio_name,
+)
+
 __all__ = [
     "COLUMNS",
+    "MAX_SYMBOL_LEN",
     "REQUIRED_COLUMNS",
     "CsvIssue",
     "CsvRejectedError",
+    "InputError",
     "PortfolioCsvError",
     "PositionRow",
     "parse_portfolio_csv",
     "parse_portfolio_text",
+    "validate_equity",
+    "validate_portfolio_name",
 ]
 
 SYMBOL = "Symbol"
@@ -58,14 +89,9 @@ SUBTYPES = frozenset(
     {"STOCK", "ETF", "MUTUAL_FUND", "BOND", "CASH", "PRIVATE_EQUITY", "REIT", "CRYPTO", "OTHER"}
 )
 OPTION_TYPES = {"CALL": "CALL", "C": "CALL", "PUT": "PUT", "P": "PUT"}
-MAX_SYMBOL_LEN = 32
 OPTION_MULTIPLIER = 100
-
-_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SYMBOL_RE = re.compile(r"^[A-Z0-9._^/-]+$")
-_LINE_SPLIT_RE = re.compile(r"\r\n|\r|\n")
-_CANONICAL = {c.lower(): c for c in COLUMNS}
+SPEC = TableSpec(columns=COLUMNS, required=REQUIRED_COLUMNS, noun="positions",
+                 header_hint=",".join(REQUIRED_COLUMNS) + ",...")
 
 
 @dataclass(frozen=True)
@@ -92,135 +118,89 @@ class PositionRow:
         return self.investment_class == "OPTIONS"
 
 
-@dataclass(frozen=True)
-class CsvIssue:
-    """One problem: physical line (0 = whole file), column header name (or "file"), message."""
-
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        where = [f"line {self.line}"] if self.line > 0 else []
-        if self.column != "file":
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.message}" if where else self.message
-
-
-class CsvRejectedError(ValueError):
-    """A CSV rejected whole; ``issues`` lists every problem found (line and column)."""
-
-    def __init__(self, source: str, issues: list[CsvIssue]) -> None:
-        self.source = source
-        self.issues = sorted(issues, key=lambda i: i.line)
-        n = len(self.issues)
-        first = str(self.issues[0]) if self.issues else "unknown problem"
-        super().__init__(f"{source}: {n} error{'s' if n != 1 else ''}; first: {first}")
-
-    def report(self) -> str:
-        """All issues, one per line."""
-        return "\n".join(str(i) for i in self.issues)
-
-
 class PortfolioCsvError(CsvRejectedError):
     """A portfolio CSV rejected whole (nothing is written)."""
 
 
 def parse_portfolio_csv(path: str | Path, today: date | None = None) -> list[PositionRow]:
-    """Read, decode and validate a portfolio CSV file; raise PortfolioCsvError if invalid."""
-    source = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise PortfolioCsvError(
-            source, [CsvIssue(0, "file", f"cannot read file: {exc.strerror or exc}")]
-        ) from None
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise PortfolioCsvError(
-            source, [CsvIssue(line, "file", "binary data (NUL byte); expected a UTF-8 text CSV")]
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        msg = f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        raise PortfolioCsvError(source, [CsvIssue(line, "file", msg)]) from None
-    return parse_portfolio_text(text, source=source, today=today)
+    """Read, decode and validate a portfolio CSV file; raise PortfolioCsvError if invalid.
+
+    Dates may run up to the last completed NYSE session as of the end of `today` (default:
+    now), option expirations up to 10 years after it.
+    """
+    text = read_csv_text(path, PortfolioCsvError)
+    return parse_portfolio_text(text, source=str(path), today=today)
 
 
 def parse_portfolio_text(
     text: str, source: str = "<input>", today: date | None = None
 ) -> list[PositionRow]:
     """Validate CSV text; return positions in file order or raise PortfolioCsvError."""
-    today = today or date.today()
-    issues: list[CsvIssue] = []
     text = text.removeprefix("\ufeff")
     if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise PortfolioCsvError(source, [CsvIssue(line, "file", "binary data (NUL byte)")])
-
-    header: list[str] | None = None
-    header_line = 0
+        line = count_lines(text[: text.index("\x00") + 1])
+        raise PortfolioCsvError(source, [CsvIssue(line, FILE, "binary data (NUL byte)")])
+    table = read_table(text, SPEC, source=source, error_type=PortfolioCsvError)
+    limits = _Limits.at(today)
+    issues = list(table.issues)
     rows: list[PositionRow] = []
     seen: dict[tuple[str, date], int] = {}
-
-    for lineno, raw in enumerate(_LINE_SPLIT_RE.split(text), start=1):
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if header is None:
-            header = _parse_header(raw, lineno, issues)
-            header_line = lineno
-            if header is None:
-                break
-            continue
-        fields = _split(raw, lineno, issues)
-        if fields is None:
-            continue
-        if all(not f.strip() for f in fields):
-            continue  # a row of empty cells (",,,,,") is treated as blank
-        fields = [f.strip() for f in fields]
-        if len(fields) == len(header):
-            row = _validate_row(dict(zip(header, fields)), lineno, today, issues)
+    width = len(table.header)
+    for record in table.records:
+        lines = table.cell_lines(record)
+        if len(record.fields) == width:
+            row = _validate_row(table.cells(record), lines, record.line, limits, issues)
         else:
-            row = _realigned_row(header, fields, lineno, today)
+            row = _realigned_row(table.header, [f.strip() for f in record.fields], record.line,
+                                 limits)
             if row is None:
-                issues.append(
-                    CsvIssue(
-                        lineno,
-                        "file",
-                        f"expected {len(header)} fields like the header (line {header_line}), "
-                        f"found {len(fields)}",
-                    )
-                )
+                issues.append(table.width_issue(record))
         if row is None:
             continue
         key = (row.symbol, row.entry_date)
         if key in seen:
-            issues.append(
-                CsvIssue(
-                    lineno,
-                    SYMBOL,
-                    f"duplicate position {row.symbol} entered {row.entry_date.isoformat()} "
-                    f"(first on line {seen[key]})",
-                )
-            )
+            issues.append(CsvIssue(
+                lines.get(SYMBOL, row.line), SYMBOL,
+                f"duplicate position {row.symbol} entered {row.entry_date.isoformat()} "
+                f"(first on line {seen[key]})"))
             continue
-        seen[key] = lineno
+        seen[key] = row.line
         rows.append(row)
-
-    if header is None and not issues:
-        issues.append(CsvIssue(0, "file", "empty file: no header row and no positions"))
-    elif header is not None and not rows and not issues:
-        issues.append(CsvIssue(header_line, "file", "no positions after the header row"))
+    if not issues:
+        _check_total(rows, issues)
     if issues:
         raise PortfolioCsvError(source, issues)
     return rows
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """The date bounds of one parse (DESIGN "Input limits")."""
+
+    today: date
+    last_session: date
+    latest_expiration: date
+
+    @classmethod
+    def at(cls, today: date | None) -> _Limits:
+        last = last_allowed_date(today)
+        return cls(today or date.today(), last, latest_expiration(last))
+
+
+def _check_total(rows: list[PositionRow], issues: list[CsvIssue]) -> None:
+    """The derived initial equity Σ|q × entry × multiplier| must fit the equity limit."""
+    total = Decimal(0)
+    for r in rows:
+        total += abs(r.quantity * r.entry_price * r.multiplier)
+        if total >= MAX_EQUITY:
+            issues.append(CsvIssue(r.line, QUANTITY, (
+                f"the positions' total entry value Σ|quantity × entry price × multiplier| "
+                f"reaches {total:.6g} on this line; a portfolio's equity must be below 1e12")))
+            return
+
+
 def _realigned_row(
-    header: list[str], fields: list[str], lineno: int, today: date
+    header: tuple[str, ...], fields: list[str], lineno: int, limits: _Limits
 ) -> PositionRow | None:
     """Accept a row with too few fields only if exactly one way of restoring them is valid.
 
@@ -236,74 +216,20 @@ def _realigned_row(
             candidates.append(fields[: i + 1] + [""] * missing + fields[i + 1 :])
     valid: set[PositionRow] = set()
     for cand in candidates:
-        row = _validate_row(dict(zip(header, cand)), lineno, today, [])
+        row = _validate_row(dict(zip(header, cand, strict=True)), {}, lineno, limits, [])
         if row is not None:
             valid.add(row)
     return valid.pop() if len(valid) == 1 else None
 
 
-def _is_decimal_like(value: str) -> bool:
-    try:
-        Decimal(value)
-    except ArithmeticError:
-        return False
-    return True
-
-
-def _split(raw: str, lineno: int, issues: list[CsvIssue]) -> list[str] | None:
-    try:
-        return next(csv.reader([raw], strict=True))
-    except (csv.Error, StopIteration) as exc:
-        issues.append(CsvIssue(lineno, "file", f"malformed CSV line: {exc}"))
-        return None
-
-
-def _parse_header(raw: str, lineno: int, issues: list[CsvIssue]) -> list[str] | None:
-    """Map header cells to canonical column names; None if the file cannot be read further."""
-    if "," not in raw:
-        for delim, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
-            if delim in raw:
-                issues.append(
-                    CsvIssue(lineno, "file", f"expected comma-separated columns, found {name}")
-                )
-                return None
-    cells = _split(raw, lineno, issues)
-    if cells is None:
-        return None
-    names = [c.strip() for c in cells]
-    if not any(n.lower() in _CANONICAL for n in names):
-        issues.append(
-            CsvIssue(
-                lineno,
-                "file",
-                "no header row: the first non-comment line must name the columns "
-                f"({','.join(REQUIRED_COLUMNS)},...), got {raw.strip()[:60]!r}",
-            )
-        )
-        return None
-    header: list[str] = []
-    ok = True
-    for n in names:
-        canon = _CANONICAL.get(n.lower())
-        if canon is None:
-            issues.append(CsvIssue(lineno, n or "file", f"unknown column {n!r}"))
-            ok = False
-        elif canon in header:
-            issues.append(CsvIssue(lineno, canon, f"duplicate column {n!r}"))
-            ok = False
-        header.append(canon or n)
-    for req in REQUIRED_COLUMNS:
-        if req not in header:
-            issues.append(CsvIssue(lineno, req, f"missing required column {req!r}"))
-            ok = False
-    return header if ok else None
-
-
 class _RowChecker:
-    """Collects issues for one data row."""
+    """Collects issues for one data row, each at the physical line its cell starts on."""
 
-    def __init__(self, cells: dict[str, str], lineno: int, issues: list[CsvIssue]) -> None:
+    def __init__(self, cells: dict[str, str], lines: dict[str, int], lineno: int,
+                 issues: list[CsvIssue], today: date) -> None:
         self.cells = cells
+        self.today = today
+        self.lines = lines
         self.lineno = lineno
         self.issues = issues
         self.failed = False
@@ -312,84 +238,86 @@ class _RowChecker:
         return self.cells.get(col, "")
 
     def error(self, col: str, message: str) -> None:
-        self.issues.append(CsvIssue(self.lineno, col, message))
+        if col in self.cells:
+            self.issues.append(CsvIssue(self.lines.get(col, self.lineno), col, message))
+        else:  # only "required" can name a column the header lacks: the issue is the row's
+            self.issues.append(CsvIssue(self.lineno, FILE, f"{col} (not in the header): {message}"))
         self.failed = True
 
-    def number(
-        self, col: str, *, positive: bool = False, nonzero: bool = False, max_dp: int = 6
-    ) -> Decimal | None:
-        value = self.get(col)
-        if not value:
-            return None
-        kind = "a number > 0" if positive else "a non-zero number" if nonzero else "a number"
-        if not _NUMBER_RE.match(value):
-            hint = "; use plain decimal notation" if _is_decimal_like(value) else ""
-            self.error(col, f"must be {kind}, got {value!r}{hint}")
-            return None
-        d = Decimal(value)
-        if (positive and d <= 0) or (nonzero and d == 0):
-            self.error(col, f"must be {kind}, got {value!r}")
-            return None
-        dp = len(value.partition(".")[2])
-        if dp > max_dp:
-            self.error(col, f"at most {max_dp} decimal places allowed, got {value!r}")
-            return None
-        return d
-
-    def iso_date(self, col: str, not_after: date | None = None) -> date | None:
+    def number(self, col: str, *, below: Decimal, positive: bool = False,
+               nonzero: bool = False, max_dp: int = 6) -> Decimal | None:
         value = self.get(col)
         if not value:
             return None
         try:
-            if not _DATE_RE.match(value):
-                raise ValueError
-            d = date.fromisoformat(value)
-        except ValueError:
-            self.error(col, f"must be a date in YYYY-MM-DD format, got {value!r}")
+            return parse_decimal(value, below=below, positive=positive, nonzero=nonzero,
+                                 max_dp=max_dp)
+        except InputError as exc:
+            self.error(col, str(exc))
             return None
-        if not_after is not None and d > not_after:
-            self.error(col, f"{value} is in the future (today is {not_after.isoformat()})")
+
+    def iso_date(self, col: str, latest: date, *, expiration: bool = False) -> date | None:
+        value = self.get(col)
+        if not value:
+            return None
+        try:
+            d = parse_iso_date(value)
+        except InputError as exc:
+            self.error(col, str(exc))
+            return None
+        if d < EARLIEST_DATE:
+            self.error(col, f"{value} is before {EARLIEST_DATE.isoformat()}, the earliest "
+                            "supported date")
+            return None
+        if d > latest:
+            self.error(col, self._too_late(value, d, latest, expiration))
             return None
         return d
 
+    def _too_late(self, value: str, d: date, latest: date, expiration: bool) -> str:
+        if expiration:
+            return (f"{value} is more than {EXPIRATION_YEARS} years after the last completed "
+                    f"NYSE session (latest allowed {latest.isoformat()})")
+        if d > self.today:
+            return f"{value} is in the future (today is {self.today.isoformat()})"
+        return f"{value} is after the last completed NYSE session ({latest.isoformat()})"
+
     def symbol(self, col: str) -> str | None:
-        value = self.get(col).upper()
+        value = self.get(col)
         if not value:
             return None
-        if not _SYMBOL_RE.match(value):
-            bad = "".join(sorted({ch for ch in value if not _SYMBOL_RE.match(ch)}))
-            self.error(
-                col, f"invalid character(s) {bad!r} in {value!r}; allowed: A-Z 0-9 . - _ ^ /"
-            )
+        try:
+            return parse_symbol(value)
+        except InputError as exc:
+            self.error(col, str(exc))
             return None
-        if len(value) > MAX_SYMBOL_LEN:
-            self.error(col, f"longer than {MAX_SYMBOL_LEN} characters: {value!r}")
-            return None
-        return value
 
     def choice(self, col: str, allowed: frozenset[str]) -> str | None:
-        value = self.get(col).upper()
+        value = self.get(col)
         if not value:
             return None
-        if value not in allowed:
-            self.error(col, f"must be one of {', '.join(sorted(allowed))}, got {self.get(col)!r}")
+        folded = value.upper() if value.isascii() else value  # 'ſtock' is not STOCK
+        if folded not in allowed:
+            self.error(col, f"must be one of {', '.join(sorted(allowed))}, got {shown(value)}")
             return None
-        return value
+        return folded
 
 
 def _validate_row(
-    cells: dict[str, str], lineno: int, today: date, issues: list[CsvIssue]
+    cells: dict[str, str], lines: dict[str, int], lineno: int, limits: _Limits,
+    issues: list[CsvIssue],
 ) -> PositionRow | None:
-    c = _RowChecker(cells, lineno, issues)
+    c = _RowChecker(cells, lines, lineno, issues, limits.today)
+    last = limits.last_session
 
     symbol = c.symbol(SYMBOL)
-    quantity = c.number(QUANTITY, nonzero=True, max_dp=6)
+    quantity = c.number(QUANTITY, below=MAX_QUANTITY, nonzero=True, max_dp=6)
     if not c.get(QUANTITY):
         c.error(QUANTITY, "required")
-    entry_price = c.number(ENTRY_PRICE, positive=True, max_dp=2)
+    entry_price = c.number(ENTRY_PRICE, below=MAX_PRICE, positive=True, max_dp=2)
     if not c.get(ENTRY_PRICE):
         c.error(ENTRY_PRICE, "required")
-    entry_date = c.iso_date(ENTRY_DATE, not_after=today)
+    entry_date = c.iso_date(ENTRY_DATE, last)
     if not c.get(ENTRY_DATE):
         c.error(ENTRY_DATE, "required")
 
@@ -406,12 +334,12 @@ def _validate_row(
             if not c.get(col):
                 c.error(col, "required for an option row")
         underlying = c.symbol(UNDERLYING)
-        strike = c.number(STRIKE, positive=True, max_dp=3)
-        expiration = c.iso_date(EXPIRATION)
+        strike = c.number(STRIKE, below=MAX_PRICE, positive=True, max_dp=3)
+        expiration = c.iso_date(EXPIRATION, limits.latest_expiration, expiration=True)
         raw_type = c.get(OPTION_TYPE)
-        option_type = OPTION_TYPES.get(raw_type.upper())
+        option_type = OPTION_TYPES.get(raw_type.upper()) if raw_type.isascii() else None
         if raw_type and option_type is None:
-            c.error(OPTION_TYPE, f"must be CALL or PUT (or C/P), got {raw_type!r}")
+            c.error(OPTION_TYPE, f"must be CALL or PUT (or C/P), got {shown(raw_type)}")
         if expiration and entry_date and expiration < entry_date:
             c.error(EXPIRATION, f"{expiration} is before Entry Date {entry_date}")
         if not c.get(SYMBOL) and underlying and strike and expiration and option_type:
@@ -420,13 +348,13 @@ def _validate_row(
     elif not c.get(SYMBOL):
         c.error(SYMBOL, "required (only option rows may leave it empty)")
 
-    exit_date = c.iso_date(EXIT_DATE, not_after=today)
-    exit_price = c.number(EXIT_PRICE, positive=True, max_dp=6)
+    exit_date = c.iso_date(EXIT_DATE, last)
+    exit_price = c.number(EXIT_PRICE, below=MAX_PRICE, positive=True, max_dp=6)
     if c.get(EXIT_DATE) and not c.get(EXIT_PRICE):
         c.error(EXIT_PRICE, "required when Exit Date is given")
     if c.get(EXIT_PRICE) and not c.get(EXIT_DATE):
         c.error(EXIT_DATE, "required when Exit Price Per Share is given")
-    if exit_date and entry_date and exit_date <= entry_date:
+    if exit_date and entry_date and exit_date <= entry_date:  # the schema's check: exit > entry
         c.error(EXIT_DATE, f"{exit_date} must be after Entry Date {entry_date}")
 
     if c.failed or not symbol or quantity is None or entry_price is None or entry_date is None:
