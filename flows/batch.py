@@ -22,6 +22,7 @@ from flows.phases import checks, dbt_build, factors, onboard, plan, prices, risk
 from flows.progress import ProgressCallback
 from flows.request import BatchRequest
 from flows.summary import BatchSummary
+from ingest.input_limits import validate_as_of, validate_equity, validate_portfolio_name
 from ingest.portfolio_csv import parse_portfolio_csv
 from ingest.providers.base import PriceProvider
 from snapfolio.core import calendar
@@ -55,11 +56,16 @@ def execute_batch(
 ) -> BatchSummary:
     """Bring the portfolios in scope current through `request.as_of`; returns the summary
     (also stored in raw.batch_runs). Raises on a phase error after recording the run."""
+    # every input is validated before anything is written (not even a run row)
     settings = settings or load_settings()
+    for o in request.onboardings:
+        validate_portfolio_name(o.name)
+        if o.equity is not None:
+            validate_equity(o.equity)
+    files = [parse_portfolio_csv(o.csv_path) for o in request.onboardings]
+    as_of = validate_as_of(request.as_of, "as_of") or plan.default_as_of()
     url = resolve_url(settings)
     engine = get_engine(settings)
-    files = [parse_portfolio_csv(o.csv_path) for o in request.onboardings]  # before any write
-    as_of = request.as_of or plan.default_as_of()
     with batch_run(engine, request.kind, request.scope(), as_of, on_progress) as run:
         timed = _timer(run.summary.timings)
         stored = []

@@ -15,6 +15,8 @@ import re
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
+from snapfolio.core import calendar
+
 __all__ = [
     "EARLIEST_DATE",
     "EXPIRATION_YEARS",
@@ -33,6 +35,7 @@ __all__ = [
     "parse_iso_date",
     "parse_symbol",
     "shown",
+    "validate_as_of",
     "validate_equity",
     "validate_portfolio_name",
 ]
@@ -129,8 +132,6 @@ def parse_iso_date(value: str) -> date:
 
 def last_allowed_date(today: date | None = None) -> date:
     """The last completed NYSE session (as of the end of `today`, or now when None)."""
-    from snapfolio.core import calendar
-
     if today is None:
         return calendar.last_completed_session()
     return calendar.last_completed_session(datetime.combine(today, time(23, 59, 59)))
@@ -183,3 +184,28 @@ def validate_equity(value: str | Decimal | float) -> Decimal:
             f"--equity: at most {MAX_EQUITY_DP} decimal places allowed, got {shown(text)}"
         )
     return equity
+
+
+def validate_as_of(value: date | str | None, option: str = "--as-of") -> date | None:
+    """`--as-of`: a date from 1990-01-02 to the last completed NYSE session; a non-session
+    date means the last session before it. A later date is an error (never invented
+    data). None stays None (the caller defaults to the last completed session)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not ISO_DATE_RE.fullmatch(value):
+            raise InputError(f"{option}: expected a date YYYY-MM-DD, got {shown(value)}")
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"{option}: {shown(value)} is not a calendar date") from None
+    if isinstance(value, datetime):
+        value = value.date()
+    last = calendar.last_completed_session()
+    if value < EARLIEST_DATE:
+        raise InputError(f"{option}: {value.isoformat()} is before the supported calendar's "
+                         f"first session {EARLIEST_DATE.isoformat()}")
+    if value > last:
+        raise InputError(f"{option}: {value.isoformat()} is after the last completed NYSE "
+                         f"session {last.isoformat()} (no prices exist for it yet)")
+    return calendar.last_session_on_or_before(value)

@@ -88,7 +88,7 @@ def plan_prices(
     # +1 session for the first return, + the stale-price window
     back = lookback_sessions + 1 + stale_price_sessions()
     needed: dict[str, tuple[date, date]] = {
-        r.symbol: (calendar.sessions_back(min(r.first_entry, as_of), back),
+        r.symbol: (calendar.sessions_back_clipped(min(r.first_entry, as_of), back),
                    r.last_needed)
         for r in needs
     }

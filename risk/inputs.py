@@ -58,7 +58,7 @@ def _grid(lo: date, hi: date) -> np.ndarray:
 def _returns_on_grid(conn: sa.Connection, symbols: list[str], lo: date, hi: date) -> pd.DataFrame:
     """adj_close returns (factors' rule: no forward fill) on the grid [lo, hi]; the
     session before lo is loaded too so that lo has its return."""
-    first = calendar.sessions_back(lo, 1)
+    first = calendar.sessions_back_clipped(lo, 1)
     sessions = pd.Index(list(calendar.sessions_array(first, hi).astype(object)), dtype=object)
     prices = load_prices(conn, symbols, sessions) if symbols else pd.DataFrame(index=sessions)
     returns = returns_from_prices(prices) if len(prices.columns) else prices
@@ -73,7 +73,7 @@ def load_inputs(conn: sa.Connection, as_of: date) -> RiskInputs | None:
         return None
     targets = targets.rename(columns={"day_number": "snapshot_date"})
     first = pd.Timestamp(int(targets["snapshot_date"].min()), unit="D").date()
-    lo = calendar.sessions_back(first, PORTFOLIO_LOOKBACK)
+    lo = calendar.sessions_back_clipped(first, PORTFOLIO_LOOKBACK)
     grid = _grid(lo, as_of)
     rets = copy_out_frame(conn, load_sql(__file__, "portfolio_returns"), {"lo": lo, "hi": as_of})
     portfolio_returns = (rets.pivot(index="day_number", columns="portfolio_id",
@@ -83,9 +83,9 @@ def load_inputs(conn: sa.Connection, as_of: date) -> RiskInputs | None:
         columns={"day_number": "snapshot_date"})
     positions["available"] = positions["available"].astype(bool)
     symbols = sorted(positions.loc[positions["available"], "risk_symbol"].unique())
-    symbol_lo = calendar.sessions_back(first, SYMBOL_LOOKBACK)
+    symbol_lo = calendar.sessions_back_clipped(first, SYMBOL_LOOKBACK)
     symbol_returns = _returns_on_grid(conn, symbols, symbol_lo, as_of).reindex(columns=symbols)
-    etf_returns = _returns_on_grid(conn, list(ETFS), calendar.sessions_back(first, FACTOR_LOOKBACK),
+    etf_returns = _returns_on_grid(conn, list(ETFS), calendar.sessions_back_clipped(first, FACTOR_LOOKBACK),
                                    as_of).reindex(columns=list(ETFS))
     matrix_targets = copy_out_frame(conn, load_sql(__file__, "latest_sessions")).rename(
         columns={"day_number": "snapshot_date"})

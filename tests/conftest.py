@@ -24,6 +24,7 @@ EXAMPLES = REPO / "examples" / "portfolios"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("SNAPFOLIO_EMBEDDED_FAST", "1")  # throw-away clusters: no fsync
 os.environ.pop("PREFECT_API_URL", None)  # tests use their own local Prefect server
 
 RAW_TABLES = (

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from snapfolio.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
-from snapfolio.cli.render import console, err_console, print_summary, status_table
+from snapfolio.cli.render import cells, console, err_console, print_summary, status_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="snapfolio: per-portfolio daily history, kept current.")
@@ -27,24 +29,16 @@ app.add_typer(prices_app, name="prices")
 
 
 def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{option}: expected a date YYYY-MM-DD, got {value!r}", EXIT_BAD_INPUT) from None
+    """--as-of: checked against the input limits before anything is written."""
+    from ingest.input_limits import validate_as_of
+
+    return validate_as_of(value, option)
 
 
 def _parse_equity(value: str | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        equity = Decimal(value)
-    except InvalidOperation:
-        raise CliError(f"--equity: expected a positive number, got {value!r}", EXIT_BAD_INPUT) from None
-    if not equity.is_finite() or equity <= 0:
-        raise CliError(f"--equity: expected a positive number, got {value!r}", EXIT_BAD_INPUT)
-    return equity
+    from ingest.input_limits import validate_equity
+
+    return None if value is None else validate_equity(value)
 
 
 def _context():
@@ -93,9 +87,11 @@ def onboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Import a portfolio CSV, then bring that portfolio current (the batch flow, scoped to it)."""
+    from ingest.input_limits import validate_portfolio_name
     from ingest.portfolio_csv import parse_portfolio_csv
     from ingest.portfolio_store import PortfolioExistsError
 
+    name = validate_portfolio_name(name)
     as_of_date = _parse_date(as_of, "--as-of")
     equity_value = _parse_equity(equity)
     parse_portfolio_csv(file)  # bad input: exit 2 before any run starts
@@ -124,7 +120,9 @@ def run(
     kind: Annotated[str, typer.Option("--kind", help="daily | backfill (recorded in run history).")] = "daily",
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Fill every portfolio's missing sessions up to as_of: prices, factors, dbt, checks."""
+    """Fill every portfolio's missing sessions up to as_of: prices, factors, dbt, risk, checks."""
+    if kind not in ("daily", "backfill"):
+        raise CliError(f"--kind: expected daily or backfill, got {kind!r}", EXIT_BAD_INPUT)
     as_of_date = _parse_date(as_of, "--as-of")
     if portfolio:
         from flows.phases.plan import resolve_portfolios
@@ -155,7 +153,7 @@ def status(
         if as_json:
             print(json.dumps({"run_id": run_id, "status": "not_found"}))
         else:
-            err_console.print(f"[red]not_found:[/] no run {run_id or '(none yet)'}")
+            err_console.print(f"[red]not_found:[/] no run {escape(run_id or '(none yet)')}")
         raise typer.Exit(EXIT_FAILED)
     if as_json and not watch:
         print(json.dumps(found, default=str, indent=2))
@@ -196,10 +194,10 @@ def check(
         for col in ("expectation", "severity", "result", "details"):
             table.add_column(col)
         for r in report.results:
-            table.add_row(r["name"], r["severity"], "pass" if r["success"] else "FAIL",
-                          r["details"] or "")
+            table.add_row(*cells(r["name"], r["severity"], "pass" if r["success"] else "FAIL",
+                                 r["details"] or ""))
         console.print(table)
-        console.print(f"Data Docs: {report.data_docs_index}")
+        console.print(Text(f"Data Docs: {report.data_docs_index}"))
     if not report.success:
         raise typer.Exit(EXIT_FAILED)
 
@@ -239,7 +237,7 @@ def export(
         else:
             with out.open("w", newline="") as fh:
                 n = export_csv(conn, kind, portfolio_id, fh)
-            err_console.print(f"wrote {n} rows to {out}")
+            err_console.print(Text(f"wrote {n} rows to {out}"))
 
 
 @app.command()
@@ -268,7 +266,7 @@ def stop() -> None:
     home = load_settings().home
     stop_prefect_server(home)
     stop_embedded_server(home)
-    console.print(f"stopped the background servers of {home}")
+    console.print(Text(f"stopped the background servers of {home}"))
 
 
 @prices_app.command("load")
@@ -285,8 +283,8 @@ def prices_load(
     if as_json:
         print(json.dumps(result.as_stats(), default=str))
         return
-    console.print(f"loaded {result.rows} prices for {', '.join(result.symbols)} "
+    console.print(Text(f"loaded {result.rows} prices for {', '.join(result.symbols)} "
                   f"({result.first_date}..{result.last_date}): {result.rows_stored} written, "
-                  f"{result.restated_portfolios} portfolio(s) restated on the next run")
+                  f"{result.restated_portfolios} portfolio(s) restated on the next run"))
 
 

@@ -35,10 +35,12 @@ def run_app(app: typer.Typer) -> None:
     """Run the typer app, mapping known failures to one line and an exit code."""
     from flows.dbt_runner import DbtBuildError
     from flows.phases.plan import UnknownPortfolioError
+    from ingest.input_limits import InputError
     from ingest.portfolio_csv import CsvRejectedError
     from ingest.portfolio_store import PortfolioExistsError
     from ingest.providers.base import ProviderError
     from snapfolio.cli.exports import ExportError
+    from snapfolio.core.settings import SettingsError
 
     try:
         code = app(standalone_mode=False)  # click returns (not raises) typer.Exit codes here
@@ -48,6 +50,8 @@ def run_app(app: typer.Typer) -> None:
         fail("error" if exc.code == EXIT_BAD_INPUT else "failed", str(exc), exc.code)
     except CsvRejectedError as exc:
         fail("error", str(exc), EXIT_BAD_INPUT, details=exc.report())
+    except (InputError, SettingsError) as exc:
+        fail("error", str(exc), EXIT_BAD_INPUT)
     except (PortfolioExistsError, UnknownPortfolioError, ExportError) as exc:
         fail("error", str(exc), EXIT_BAD_INPUT)
     except (ProviderError, DbtBuildError) as exc:

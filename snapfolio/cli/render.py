@@ -7,10 +7,17 @@ import sys
 from datetime import date
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def cells(*values: object) -> list[Text]:
+    """Table cells printed literally: a portfolio called `[bold]x` stays `[bold]x`."""
+    return [Text("" if v is None else str(v)) for v in values]
 
 
 def print_summary(summary: dict, as_json: bool, engine) -> None:
@@ -20,24 +27,25 @@ def print_summary(summary: dict, as_json: bool, engine) -> None:
         print(json.dumps(summary, default=str, indent=2))
         return
     for warning in summary.get("warnings", []):
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
     table = Table(title=f"Portfolios as of {summary['as_of']}")
     for col in ("portfolio", "sessions", "last complete", "missing", "equity", "cum. P&L", "daily P&L"):
         table.add_column(col, justify="left" if col == "portfolio" else "right", no_wrap=True)
     money = lambda v: f"{v:,.2f}" if v is not None else "-"
     as_of = date.fromisoformat(str(summary["as_of"]))
     for row in snapshot_summary_rows(engine, list(summary["portfolios"].values()), as_of):
-        table.add_row(row["name"], str(row["sessions"]), str(row["last_complete_date"] or "-"),
+        table.add_row(*cells(row["name"], row["sessions"]), str(row["last_complete_date"] or "-"),
                       str(row["missing_sessions"]), money(row["equity"]),
                       money(row["cumulative_pnl"]), money(row["daily_pnl"]))
     console.print(table)
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in summary["timings"].items())
-    console.print(f"run [bold]{summary['run_id']}[/]: [bold]{summary['status']}[/] · {timings}")
+    console.print(f"run [bold]{escape(str(summary['run_id']))}[/]: "
+                  f"[bold]{escape(str(summary['status']))}[/] · {escape(timings)}")
     checks = summary.get("checks") or {}
     if checks.get("data_docs"):
-        console.print(f"Data Docs: {checks['data_docs']}")
+        console.print(Text(f"Data Docs: {checks['data_docs']}"))
     for failure in checks.get("failed", []):
-        err_console.print(f"[red]check failed:[/] {failure}", highlight=False)
+        err_console.print(f"[red]check failed:[/] {escape(str(failure))}", highlight=False)
 
 
 def status_table(found: dict) -> Table:
@@ -63,7 +71,7 @@ def status_table(found: dict) -> Table:
     if found["error_summary"]:
         rows.append(("error", found["error_summary"]))
     for key, value in rows:
-        table.add_row(key, str(value))
+        table.add_row(*cells(key, value))
     return table
 
 

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 CALENDAR_NAME = "XNYS"
-CALENDAR_START = date(2000, 1, 1)
-CALENDAR_END = date(2035, 12, 31)
+CALENDAR_START = date(1990, 1, 1)  # positions back to 1990-01-02 (DESIGN "Input limits")
+# option expirations up to 10 years after today, plus margin for their settlement session
+CALENDAR_END = date(date.today().year + 11, 12, 31)
 NEW_YORK = ZoneInfo("America/New_York")
 
 _DAY = "datetime64[D]"
@@ -124,6 +125,14 @@ def sessions_back(d: date, n: int) -> date:
     days, _ = _tables()
     end_i = int(np.searchsorted(days, _d64(d), side="right")) - 1
     return _at(end_i - n, f"{n} sessions before {d}")
+
+
+def sessions_back_clipped(d: date, n: int) -> date:
+    """`sessions_back`, but never before the calendar's first session: a lookback
+    window reaching before 1990 simply starts there (no data exists before it)."""
+    days, _ = _tables()
+    end_i = int(np.searchsorted(days, _d64(d), side="right")) - 1
+    return _to_date(days[max(end_i - n, 0)])
 
 
 def session_close(d: date) -> datetime:

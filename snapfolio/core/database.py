@@ -76,14 +76,24 @@ def migrate(engine: Engine) -> None:
 
 
 def _load_sessions(conn: sa.Connection) -> None:
-    """raw.trading_sessions holds the NYSE calendar so dbt can do session math in SQL."""
-    if conn.scalar(sa.text("select exists (select 1 from raw.trading_sessions)")):
+    """raw.trading_sessions holds the NYSE calendar so dbt can do session math in SQL.
+
+    Reloaded whenever it differs from this process's calendar (its range moves with
+    today, and a new exchange_calendars release may add or move a holiday): compared by
+    a digest of every session date, one query of ~12k rows.
+    """
+    import hashlib
+
+    from snapfolio.core.calendar import CALENDAR_END, CALENDAR_START, sessions_between
+
+    sessions = sessions_between(CALENDAR_START, CALENDAR_END)
+    wanted = hashlib.md5(",".join(d.isoformat() for d in sessions).encode()).hexdigest()
+    stored = conn.scalar(sa.text(
+        "select md5(string_agg(to_char(session_date, 'YYYY-MM-DD'), ',' order by session_date)) "
+        "from raw.trading_sessions"))
+    if stored == wanted:
         return
-    from datetime import date
-
-    from snapfolio.core.calendar import sessions_between
-
-    sessions = sessions_between(date(2000, 1, 3), date(2035, 12, 31))
+    conn.execute(sa.text("delete from raw.trading_sessions"))
     conn.execute(
         sa.text(
             "insert into raw.trading_sessions (session_date, session_index) "
