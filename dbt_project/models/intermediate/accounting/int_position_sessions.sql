@@ -1,4 +1,3 @@
-{{ config(materialized='table', unlogged=true) }}
 {#- One row per (position, work session) the position exists on (from its first
     session on, after its exit too), with the price lookups for the session and the
     previous session. -#}

@@ -1,8 +1,9 @@
-{{ config(materialized='table', unlogged=true, indexes=[{'columns': ['symbol', 'session_index'], 'unique': true}]) }}
-{#- For every symbol the work set needs and every session of the work range (from 5
-    sessions before the earliest previous session), the last close on or before the
-    session and how many sessions old it is. Set-based carry-forward: one window pass,
-    no per-date loop. sessions_since_close is null when the close predates the range. -#}
+{{ config(indexes=[{'columns': ['symbol', 'session_index'], 'unique': true}]) }}
+{#- For every symbol the work set needs and every session of the work range (from
+    stale_price_sessions sessions before the earliest previous session: the var of
+    dbt_project.yml), the last close on or before the session and how many sessions
+    old it is. Set-based carry-forward: one window pass, no per-date loop.
+    sessions_since_close is null when the close predates the range. -#}
 
 with work_sessions as (
     select * from {{ ref('int_portfolio_work_sessions') }}
@@ -23,7 +24,7 @@ prices as not materialized (
 
 price_range as (
     select
-        min(previous_session_index) - 5 as low_index,
+        min(previous_session_index) - {{ var('stale_price_sessions') }} as low_index,
         max(session_index) as high_index
     from work_sessions
 ),

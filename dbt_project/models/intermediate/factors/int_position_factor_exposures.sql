@@ -1,8 +1,4 @@
-{{ config(
-    materialized='table',
-    unlogged=true,
-    sql_header="set local enable_mergejoin = off;",
-) }}
+{{ config(sql_header="set local enable_mergejoin = off;") }}
 {#- One row per open position x factor x work session (int_position_values holds exactly
     this build's work set), never a missing row. The beta is the symbol's own, or for an
     option its underlying's, for that session:

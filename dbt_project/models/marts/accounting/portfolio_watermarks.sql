@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 {#- Live, per-portfolio watermark read straight from the snapshots (never a stored
-    copy): the last session up to which every session has a complete snapshot, the
-    session expected (as_of), and how many sessions are missing or incomplete. -#}
+    copy): the last session up to which every session is complete (macros/
+    done_sessions.sql: session_is_complete), the session expected (as_of), and how many
+    sessions are missing or incomplete. -#}
 
 with portfolios as (
     select * from {{ ref('stg_portfolios') }}
@@ -33,7 +34,7 @@ expected_sessions as (
     select
         portfolios.portfolio_id,
         sessions.session_date,
-        coalesce(snapshots.is_complete, false) as is_complete
+        {{ session_is_complete('snapshots') }} as is_complete
     from portfolios
     inner join first_entries on first_entries.portfolio_id = portfolios.portfolio_id
     cross join expected
