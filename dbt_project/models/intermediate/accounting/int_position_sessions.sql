@@ -40,13 +40,13 @@ final as (
     from work_sessions
     inner join positions
         on positions.portfolio_id = work_sessions.portfolio_id
-       and positions.first_session_index <= work_sessions.session_index
+        and positions.first_session_index <= work_sessions.session_index
     left join symbol_session_prices as current_price
         on current_price.symbol = positions.symbol
-       and current_price.session_index = work_sessions.session_index
+        and current_price.session_index = work_sessions.session_index
     left join symbol_session_prices as previous_price
         on previous_price.symbol = positions.symbol
-       and previous_price.session_index = work_sessions.previous_session_index
+        and previous_price.session_index = work_sessions.previous_session_index
     left join symbol_status on symbol_status.symbol = positions.symbol
 )
 

@@ -43,7 +43,7 @@ range_bounds as (
 needed_symbols as (
     select distinct positions.symbol
     from positions
-    where positions.portfolio_id in (select distinct portfolio_id from work_sessions)
+    where positions.portfolio_id in (select distinct work_sessions.portfolio_id from work_sessions)
 ),
 
 range_sessions as (
@@ -73,7 +73,7 @@ earlier_prices as (
         select prices.close
         from prices
         where prices.symbol = needed_symbols.symbol
-          and prices.price_date < range_bounds.low_date
+            and prices.price_date < range_bounds.low_date
         order by prices.price_date desc
         limit 1
     ) as last_before
@@ -93,7 +93,7 @@ grid as (
     cross join range_sessions
     left join range_prices
         on range_prices.symbol = needed_symbols.symbol
-       and range_prices.session_index = range_sessions.session_index
+        and range_prices.session_index = range_sessions.session_index
 ),
 
 final as (
@@ -106,7 +106,7 @@ final as (
     from grid
     left join range_prices as last_price
         on last_price.symbol = grid.symbol
-       and last_price.session_index = grid.last_close_index
+        and last_price.session_index = grid.last_close_index
     left join earlier_prices on earlier_prices.symbol = grid.symbol
 )
 

@@ -57,7 +57,7 @@ restate_from as (
     group by portfolio_id
 ),
 
-{%- if marts_built %}
+{% if marts_built %}
 
 {#- Self-healing, read from the marts as they are now: a session is work when it has no
     snapshot, an incomplete one, or fewer exposure rows than position_count × factors.
@@ -76,17 +76,17 @@ exposure_counts as not materialized (
     {%- if counts_kept %}
     select portfolio_id, snapshot_date, exposure_rows
     from {{ live_counts_relation }}
-    where portfolio_id in (select portfolio_id from portfolios_in_scope)
+    where portfolio_id in (select portfolios_in_scope.portfolio_id from portfolios_in_scope)
     {%- else %}
     select exposures.portfolio_id, exposures.snapshot_date, count(*) as exposure_rows
     from {{ live_exposures_relation }} as exposures
-    where exposures.portfolio_id in (select portfolio_id from portfolios_in_scope)
+    where exposures.portfolio_id in (select portfolios_in_scope.portfolio_id from portfolios_in_scope)
     group by exposures.portfolio_id, exposures.snapshot_date
     {%- endif %}
 ),
-{%- endif %}
+{% endif %}
 
-{%- if not marts_built %}
+{% if not marts_built %}
 
 work as (
     -- no marts yet: every session from the first entry through as_of
@@ -97,7 +97,7 @@ work as (
         on sessions.session_date >= first_entries.first_entry_date
        and sessions.session_date <= {{ as_of_date() }}
 ),
-{%- else %}
+{% else %}
 
 factor_count as (
     select count(*) as n_factors from factor_definitions
@@ -109,15 +109,21 @@ session_bounds as (
         scope.portfolio_id,
         first_entries.first_entry_date,
         -- ordered by date (the calendar's primary key): one index probe each
-        (select s.session_index from sessions as s
-         where s.session_date >= first_entries.first_entry_date
-         order by s.session_date limit 1) as first_index,
-        (select s.session_index from sessions as s
-         where s.session_date <= {{ as_of_date() }}
-         order by s.session_date desc limit 1) as last_index,
-        (select s.session_index from sessions as s
-         where s.session_date >= restate_from.restate_from_date
-         order by s.session_date limit 1) as restate_index
+        (
+            select s.session_index from sessions as s
+            where s.session_date >= first_entries.first_entry_date
+            order by s.session_date limit 1
+        ) as first_index,
+        (
+            select s.session_index from sessions as s
+            where s.session_date <= {{ as_of_date() }}
+            order by s.session_date desc limit 1
+        ) as last_index,
+        (
+            select s.session_index from sessions as s
+            where s.session_date >= restate_from.restate_from_date
+            order by s.session_date limit 1
+        ) as restate_index
     from portfolios_in_scope as scope
     inner join first_entries on first_entries.portfolio_id = scope.portfolio_id
     left join restate_from on restate_from.portfolio_id = scope.portfolio_id
@@ -136,10 +142,10 @@ done_sessions as (
     cross join factor_count
     left join exposure_counts
         on exposure_counts.portfolio_id = done.portfolio_id
-       and exposure_counts.snapshot_date = done.snapshot_date
+        and exposure_counts.snapshot_date = done.snapshot_date
     where done.snapshot_date >= session_bounds.first_entry_date
-      and done.snapshot_date <= {{ as_of_date() }}
-      and {{ session_is_built('done', 'exposure_counts.exposure_rows', 'factor_count.n_factors') }}
+        and done.snapshot_date <= {{ as_of_date() }}
+        and {{ session_is_built('done', 'exposure_counts.exposure_rows', 'factor_count.n_factors') }}
     group by done.portfolio_id
 ),
 
@@ -153,7 +159,7 @@ done_prefix as (
         case
             when done_sessions.portfolio_id is null then session_bounds.first_index - 1
             when first_done.session_index = session_bounds.first_index
-             and last_done.session_index - first_done.session_index + 1 = done_sessions.n_done
+                and last_done.session_index - first_done.session_index + 1 = done_sessions.n_done
                 then last_done.session_index
         end as done_through_index
     from session_bounds
@@ -168,9 +174,10 @@ contiguous_work as (
     from done_prefix
     inner join sessions
         on sessions.session_index >= greatest(
-               least(done_prefix.done_through_index + 1, done_prefix.restate_index),
-               done_prefix.first_index)
-       and sessions.session_index <= done_prefix.last_index
+            least(done_prefix.done_through_index + 1, done_prefix.restate_index),
+            done_prefix.first_index
+        )
+        and sessions.session_index <= done_prefix.last_index
     where done_prefix.done_through_index is not null
 ),
 
@@ -180,17 +187,19 @@ holed_work as (
     from done_prefix
     inner join sessions
         on sessions.session_index >= done_prefix.first_index
-       and sessions.session_index <= done_prefix.last_index
+        and sessions.session_index <= done_prefix.last_index
     left join live_snapshots as done
         on done.portfolio_id = done_prefix.portfolio_id
-       and done.snapshot_date = sessions.session_date
+        and done.snapshot_date = sessions.session_date
     left join exposure_counts
         on exposure_counts.portfolio_id = done_prefix.portfolio_id
-       and exposure_counts.snapshot_date = sessions.session_date
+        and exposure_counts.snapshot_date = sessions.session_date
     cross join factor_count
     where done_prefix.done_through_index is null
-      and (sessions.session_index >= coalesce(done_prefix.restate_index, 2147483647)
-       or not {{ session_is_built('done', 'exposure_counts.exposure_rows', 'factor_count.n_factors') }})
+        and (
+            sessions.session_index >= coalesce(done_prefix.restate_index, 2147483647)
+            or not {{ session_is_built('done', 'exposure_counts.exposure_rows', 'factor_count.n_factors') }}
+        )
 ),
 
 work as (
@@ -198,7 +207,7 @@ work as (
     union all
     select * from holed_work
 ),
-{%- endif %}
+{% endif %}
 
 final as (
     select

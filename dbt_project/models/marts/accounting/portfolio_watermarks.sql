@@ -40,10 +40,10 @@ expected_sessions as (
     cross join expected
     inner join sessions
         on sessions.session_date >= first_entries.first_entry_date
-       and sessions.session_date <= expected.expected_date
+        and sessions.session_date <= expected.expected_date
     left join snapshots
         on snapshots.portfolio_id = portfolios.portfolio_id
-       and snapshots.snapshot_date = sessions.session_date
+        and snapshots.snapshot_date = sessions.session_date
     where portfolios.is_active
 ),
 
@@ -66,7 +66,7 @@ final as (
                 select max(sessions.session_date)
                 from sessions
                 where sessions.session_date < per_portfolio.first_gap_date
-                  and sessions.session_date >= first_entries.first_entry_date
+                    and sessions.session_date >= first_entries.first_entry_date
             )
         end as last_complete_date,
         per_portfolio.expected_session_date as expected_date,
