@@ -1,6 +1,7 @@
 """`dbt build` of the whole project with its unit tests (the accounting edge cases:
-first session, short, exit, option multiplier, stale price, unavailable symbol, and the
-factor exposure rules) and data tests, on a real database."""
+first session, short, exit, option multiplier, stale price, unavailable symbol, option
+settlement, carry-forward, the work set, and the factor exposure rules) and data tests,
+on a real database."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ def test_dbt_build_with_unit_tests_passes(db, settings):
             "stale_price_within_five_sessions_then_entry",
             "unavailable_symbol_uses_entry_price_and_does_not_block",
             "snapshot_complete_unless_available_symbol_unpriced"} <= names
+    # the settlement, carry-forward, stale-window var and work-set rules
+    assert {"option_without_exit_settles_at_intrinsic_value_after_expiry",
+            "carry_forward_within_the_work_range",
+            "stale_window_is_the_stale_price_sessions_var",
+            "work_set_fills_holes_restates_and_skips_built_portfolios"} <= names
     assert set(unit.values()) == {"pass"}
     assert any(k.startswith("test.") for k in result.nodes)  # grain tests ran too
     assert all(v in ("pass", "success") for v in result.nodes.values())

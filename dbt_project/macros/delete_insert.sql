@@ -3,7 +3,9 @@
    size and may hash it and scan the whole (large) mart; analyzed, it probes the mart's
    (portfolio_id, snapshot_date, ...) index per key instead: cost grows with the new
    rows, not with history. #}
-{% macro postgres__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+{% macro postgres__get_delete_insert_merge_sql(
+    target, source, unique_key, dest_columns, incremental_predicates
+) -%}
     analyze {{ source }};
     {{ default__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) }}
 {%- endmacro %}

@@ -12,8 +12,9 @@
     )
 {%- endmacro %}
 
-{# The existing mart table, read (not ref'd) to find what is already computed; none
-   on the first build or a full refresh, so everything is computed. #}
+{# The existing mart table (schema marts), or none on the first build or a full
+   refresh, so everything is computed. It only says whether a mart is there: the work set
+   reads the marts through source('marts', ...), which a unit test can give rows. #}
 {% macro existing_mart(name) -%}
     {%- if flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
     {%- set rel = adapter.get_relation(database=target.database, schema='marts', identifier=name) -%}

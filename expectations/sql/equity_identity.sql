@@ -6,7 +6,8 @@
 -- changes the snapshots before it, and `snapfolio check` reads the whole history.
 -- One row per (portfolio, identity broken), with the first session and the worst gap.
 with scope as not materialized (
-    select * from {batch} as run_scope
+    -- the alias is GX's contract (expectations/checks.py), not used here
+    select * from {batch} as run_scope  -- noqa: AL05
 ),
 
 portfolios as (
@@ -17,7 +18,7 @@ portfolios as (
     from raw.portfolios as portfolios
     cross join scope
     where portfolios.active
-      and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
+        and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
 ),
 
 snapshots as (
@@ -44,10 +45,10 @@ identities as (
         snapshots.portfolio_id,
         portfolios.name,
         snapshots.snapshot_date,
-        'cash != equity - net_exposure',
-        snapshots.cash,
-        snapshots.equity - snapshots.net_exposure,
-        greatest(abs(snapshots.equity), abs(snapshots.net_exposure), 1.0)
+        'cash != equity - net_exposure' as problem,
+        snapshots.cash as actual,
+        snapshots.equity - snapshots.net_exposure as expected,
+        greatest(abs(snapshots.equity), abs(snapshots.net_exposure), 1.0) as scale
     from snapshots
     inner join portfolios on portfolios.portfolio_id = snapshots.portfolio_id
 ),
@@ -56,8 +57,8 @@ broken as (
     select *, abs(actual - expected) / scale as relative_error
     from identities
     where not (abs(actual - expected) <= 1e-6 * scale)  -- also true for NaN and nulls
-       or actual is null
-       or expected is null
+        or actual is null
+        or expected is null
 ),
 
 final as (

@@ -6,7 +6,8 @@
 -- old batch left new portfolios without exposures.
 -- One row per (portfolio, position, problem), with the factors and sessions affected.
 with scope as not materialized (
-    select * from {batch} as run_scope
+    -- the alias is GX's contract (expectations/checks.py), not used here
+    select * from {batch} as run_scope  -- noqa: AL05
 ),
 
 portfolios as (
@@ -14,7 +15,7 @@ portfolios as (
     from raw.portfolios as portfolios
     cross join scope
     where portfolios.active
-      and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
+        and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
 ),
 
 factors as (
@@ -32,8 +33,8 @@ open_positions as (
     inner join portfolios on portfolios.portfolio_id = position_values.portfolio_id
     cross join scope
     where position_values.is_open
-      and position_values.snapshot_date <= scope.as_of
-      and (scope.since is null or position_values.snapshot_date >= scope.since)
+        and position_values.snapshot_date <= scope.as_of
+        and (scope.since is null or position_values.snapshot_date >= scope.since)
 ),
 
 checked as (
@@ -44,7 +45,7 @@ checked as (
             when exposures.position_id is null then 'no exposure row'
             when exposures.beta is not null then null
             when exposures.exposure_status is null
-              or exposures.exposure_status not in ('unavailable', 'insufficient_history')
+                or exposures.exposure_status not in ('unavailable', 'insufficient_history')
                 then 'no beta and exposure_status ' || coalesce(exposures.exposure_status, 'null')
             when exposures.exposure_reason is null then 'no beta and no exposure_reason'
         end as problem
@@ -52,9 +53,9 @@ checked as (
     cross join factors
     left join marts.fct_position_factor_exposures as exposures
         on exposures.portfolio_id = open_positions.portfolio_id
-       and exposures.position_id = open_positions.position_id
-       and exposures.snapshot_date = open_positions.snapshot_date
-       and exposures.factor = factors.factor
+        and exposures.position_id = open_positions.position_id
+        and exposures.snapshot_date = open_positions.snapshot_date
+        and exposures.factor = factors.factor
 ),
 
 final as (

@@ -6,7 +6,8 @@
 -- that lock is stuck (rows of dead processes are reconciled to 'crashed' at the start of
 -- every run, so one still here is a bug). One row per such run.
 with scope as not materialized (
-    select * from {batch} as run_scope
+    -- the alias is GX's contract (expectations/checks.py), not used here
+    select * from {batch} as run_scope  -- noqa: AL05
 )
 
 select
@@ -24,15 +25,18 @@ select
 from raw.batch_runs as runs
 cross join scope
 where runs.status = 'running'
-  and (scope.current_run_id is null or runs.run_id <> scope.current_run_id)
-  and not exists (
-      select 1
-      from pg_locks as locks
-      where locks.locktype = 'advisory'
-        and locks.granted
-        and locks.database = (select oid from pg_database where datname = current_database())
-        and locks.classid = 7247
-        and locks.objid = hashtext(runs.run_id)::oid
-        and locks.objsubid = 2
-  )
+    and (scope.current_run_id is null or runs.run_id <> scope.current_run_id)
+    and not exists (
+        select 1
+        from pg_locks as advisory_locks
+        where advisory_locks.locktype = 'advisory'
+            and advisory_locks.granted
+            and advisory_locks.database = (
+                select pg_database.oid from pg_database
+                where pg_database.datname = current_database()
+            )
+            and advisory_locks.classid = 7247
+            and advisory_locks.objid = hashtext(runs.run_id)::oid
+            and advisory_locks.objsubid = 2
+    )
 order by runs.started_at

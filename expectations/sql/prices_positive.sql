@@ -4,7 +4,8 @@
 -- PostgreSQL's "close > 0" check constraint, so it is tested here.)
 -- One row per symbol, with the portfolios that hold it.
 with scope as not materialized (
-    select * from {batch} as run_scope
+    -- the alias is GX's contract (expectations/checks.py), not used here
+    select * from {batch} as run_scope  -- noqa: AL05
 ),
 
 bad_prices as (
@@ -12,11 +13,11 @@ bad_prices as (
     from raw.prices as prices
     cross join scope
     where not (prices.close > 0 and prices.close < cast('Infinity' as double precision))
-       or prices.close is null
-       or (
-           prices.adj_close is not null
-           and not (prices.adj_close > 0 and prices.adj_close < cast('Infinity' as double precision))
-       )
+        or prices.close is null
+        or (
+            prices.adj_close is not null
+            and not (prices.adj_close > 0 and prices.adj_close < cast('Infinity' as double precision))
+        )
 ),
 
 holders as (
@@ -24,7 +25,8 @@ holders as (
     from (
         select portfolio_id, symbol as symbol_held from raw.positions
         union
-        select portfolio_id, underlying_symbol from raw.positions where underlying_symbol is not null
+        select portfolio_id, underlying_symbol from raw.positions
+        where underlying_symbol is not null
     ) as positions
     inner join raw.portfolios as portfolios on portfolios.portfolio_id = positions.portfolio_id
     group by positions.symbol_held

@@ -6,7 +6,8 @@
 -- with the earlier history is checked too), else everything (`snapfolio check`).
 -- One row per (portfolio, problem), with the count and the first dates affected.
 with scope as not materialized (
-    select * from {batch} as run_scope
+    -- the alias is GX's contract (expectations/checks.py), not used here
+    select * from {batch} as run_scope  -- noqa: AL05
 ),
 
 portfolios as (
@@ -14,7 +15,7 @@ portfolios as (
     from raw.portfolios as portfolios
     cross join scope
     where portfolios.active
-      and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
+        and (scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids))
 ),
 
 window_start as (
@@ -31,7 +32,7 @@ snapshots as (
     cross join scope
     cross join window_start
     where scope.since is null
-       or snapshots.snapshot_date >= coalesce(window_start.first_date, scope.since)
+        or snapshots.snapshot_date >= coalesce(window_start.first_date, scope.since)
 ),
 
 duplicates as (
@@ -67,11 +68,11 @@ holes as (
     cross join window_start
     inner join raw.trading_sessions as sessions
         on sessions.session_date > bounds.first_date
-       and sessions.session_date < bounds.last_date
-       and (window_start.first_date is null or sessions.session_date >= window_start.first_date)
+        and sessions.session_date < bounds.last_date
+        and (window_start.first_date is null or sessions.session_date >= window_start.first_date)
     left join snapshots
         on snapshots.portfolio_id = bounds.portfolio_id
-       and snapshots.snapshot_date = sessions.session_date
+        and snapshots.snapshot_date = sessions.session_date
     where snapshots.portfolio_id is null
 ),
 
@@ -99,7 +100,7 @@ final as (
         ranked.problem,
         count(*) as n,
         string_agg(cast(ranked.snapshot_date as text), ', ' order by ranked.snapshot_date)
-            filter (where ranked.rank_in_problem <= 5) as dates
+        filter (where ranked.rank_in_problem <= 5) as dates
     from ranked
     inner join portfolios on portfolios.portfolio_id = ranked.portfolio_id
     group by ranked.portfolio_id, portfolios.name, ranked.problem

@@ -1,11 +1,21 @@
-{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
+{{ config(post_hook=["analyze {{ this }}"]) }}
 {#- The (portfolio, session) pairs this build must (re)compute, per portfolio, never
     from a global max(date): sessions from the portfolio's first entry to as_of that
-    have no complete snapshot or fewer exposure rows than open positions × factors,
-    plus everything from a restatement mark on. Until the exposure mart exists, every
-    session is work. -#}
-{%- set existing_snapshots = existing_mart('fct_portfolio_snapshots') -%}
-{%- set existing_exposures = existing_mart('fct_position_factor_exposures') -%}
+    are not built (macros/done_sessions.sql: session_is_built, a complete snapshot
+    with every exposure row), plus everything from a restatement mark on. Until the
+    exposure mart exists, every session is work.
+
+    The marts are read as they are now through the `marts` source, not ref(): they are
+    built from this model, so a ref would be a cycle. A source keeps the read visible
+    in the lineage and lets a unit test give the marts' rows (override existing_mart to
+    take the "marts built" branch). -#}
+{%- set marts_built = existing_mart('fct_portfolio_snapshots')
+    and existing_mart('fct_position_factor_exposures') -%}
+{%- set counts_kept = existing_mart('fct_position_factor_exposures_counts') -%}
+{#- every source() call at the top, outside the branches, so dbt records each one -#}
+{%- set live_snapshots_relation = source('marts', 'fct_portfolio_snapshots') -%}
+{%- set live_exposures_relation = source('marts', 'fct_position_factor_exposures') -%}
+{%- set live_counts_relation = source('marts', 'fct_position_factor_exposures_counts') -%}
 
 with portfolios as (
     select * from {{ ref('stg_portfolios') }}
@@ -47,7 +57,7 @@ restate_from as (
     group by portfolio_id
 ),
 
-{%- if existing_snapshots and existing_exposures %}
+{% if marts_built %}
 
 {#- Self-healing, read from the marts as they are now: a session is work when it has no
     snapshot, an incomplete one, or fewer exposure rows than position_count × factors.
@@ -57,23 +67,26 @@ restate_from as (
     row per (portfolio, session) (~0.1 s per 100k sessions) instead of a re-count of
     every exposure row of the portfolios in scope (12 per open position and session).
     A mart built before the counts existed falls back to that re-count once. -#}
-{%- set existing_counts = existing_mart('fct_position_factor_exposures_counts') %}
+
+live_snapshots as not materialized (
+    select * from {{ live_snapshots_relation }}
+),
 
 exposure_counts as not materialized (
-    {%- if existing_counts %}
+    {%- if counts_kept %}
     select portfolio_id, snapshot_date, exposure_rows
-    from {{ existing_counts }}
-    where portfolio_id in (select portfolio_id from portfolios_in_scope)
+    from {{ live_counts_relation }}
+    where portfolio_id in (select portfolios_in_scope.portfolio_id from portfolios_in_scope)
     {%- else %}
     select exposures.portfolio_id, exposures.snapshot_date, count(*) as exposure_rows
-    from {{ existing_exposures }} as exposures
-    where exposures.portfolio_id in (select portfolio_id from portfolios_in_scope)
+    from {{ live_exposures_relation }} as exposures
+    where exposures.portfolio_id in (select portfolios_in_scope.portfolio_id from portfolios_in_scope)
     group by exposures.portfolio_id, exposures.snapshot_date
     {%- endif %}
 ),
-{%- endif %}
+{% endif %}
 
-{%- if not existing_snapshots or not existing_exposures %}
+{% if not marts_built %}
 
 work as (
     -- no marts yet: every session from the first entry through as_of
@@ -84,7 +97,7 @@ work as (
         on sessions.session_date >= first_entries.first_entry_date
        and sessions.session_date <= {{ as_of_date() }}
 ),
-{%- else %}
+{% else %}
 
 factor_count as (
     select count(*) as n_factors from factor_definitions
@@ -96,38 +109,43 @@ session_bounds as (
         scope.portfolio_id,
         first_entries.first_entry_date,
         -- ordered by date (the calendar's primary key): one index probe each
-        (select s.session_index from sessions as s
-         where s.session_date >= first_entries.first_entry_date
-         order by s.session_date limit 1) as first_index,
-        (select s.session_index from sessions as s
-         where s.session_date <= {{ as_of_date() }}
-         order by s.session_date desc limit 1) as last_index,
-        (select s.session_index from sessions as s
-         where s.session_date >= restate_from.restate_from_date
-         order by s.session_date limit 1) as restate_index
+        (
+            select s.session_index from sessions as s
+            where s.session_date >= first_entries.first_entry_date
+            order by s.session_date limit 1
+        ) as first_index,
+        (
+            select s.session_index from sessions as s
+            where s.session_date <= {{ as_of_date() }}
+            order by s.session_date desc limit 1
+        ) as last_index,
+        (
+            select s.session_index from sessions as s
+            where s.session_date >= restate_from.restate_from_date
+            order by s.session_date limit 1
+        ) as restate_index
     from portfolios_in_scope as scope
     inner join first_entries on first_entries.portfolio_id = scope.portfolio_id
     left join restate_from on restate_from.portfolio_id = scope.portfolio_id
 ),
 
 done_sessions as (
-    -- per portfolio, its sessions that are done: a complete snapshot with every
-    -- exposure row. One streaming aggregate, not one row per (portfolio, session).
+    -- per portfolio, its built sessions (session_is_built: a complete snapshot with
+    -- every exposure row). One streaming aggregate, not one row per (portfolio, session).
     select
         done.portfolio_id,
         count(*) as n_done,
         min(done.snapshot_date) as first_done_date,
         max(done.snapshot_date) as last_done_date
-    from {{ existing_snapshots }} as done
+    from live_snapshots as done
     inner join session_bounds on session_bounds.portfolio_id = done.portfolio_id
     cross join factor_count
     left join exposure_counts
         on exposure_counts.portfolio_id = done.portfolio_id
-       and exposure_counts.snapshot_date = done.snapshot_date
+        and exposure_counts.snapshot_date = done.snapshot_date
     where done.snapshot_date >= session_bounds.first_entry_date
-      and done.snapshot_date <= {{ as_of_date() }}
-      and done.is_complete
-      and coalesce(exposure_counts.exposure_rows, 0) >= done.position_count * factor_count.n_factors
+        and done.snapshot_date <= {{ as_of_date() }}
+        and {{ session_is_built('done', 'exposure_counts.exposure_rows', 'factor_count.n_factors') }}
     group by done.portfolio_id
 ),
 
@@ -141,7 +159,7 @@ done_prefix as (
         case
             when done_sessions.portfolio_id is null then session_bounds.first_index - 1
             when first_done.session_index = session_bounds.first_index
-             and last_done.session_index - first_done.session_index + 1 = done_sessions.n_done
+                and last_done.session_index - first_done.session_index + 1 = done_sessions.n_done
                 then last_done.session_index
         end as done_through_index
     from session_bounds
@@ -156,9 +174,10 @@ contiguous_work as (
     from done_prefix
     inner join sessions
         on sessions.session_index >= greatest(
-               least(done_prefix.done_through_index + 1, done_prefix.restate_index),
-               done_prefix.first_index)
-       and sessions.session_index <= done_prefix.last_index
+            least(done_prefix.done_through_index + 1, done_prefix.restate_index),
+            done_prefix.first_index
+        )
+        and sessions.session_index <= done_prefix.last_index
     where done_prefix.done_through_index is not null
 ),
 
@@ -168,19 +187,19 @@ holed_work as (
     from done_prefix
     inner join sessions
         on sessions.session_index >= done_prefix.first_index
-       and sessions.session_index <= done_prefix.last_index
-    left join {{ existing_snapshots }} as done
+        and sessions.session_index <= done_prefix.last_index
+    left join live_snapshots as done
         on done.portfolio_id = done_prefix.portfolio_id
-       and done.snapshot_date = sessions.session_date
+        and done.snapshot_date = sessions.session_date
     left join exposure_counts
         on exposure_counts.portfolio_id = done_prefix.portfolio_id
-       and exposure_counts.snapshot_date = sessions.session_date
+        and exposure_counts.snapshot_date = sessions.session_date
     cross join factor_count
     where done_prefix.done_through_index is null
-      and (sessions.session_index >= coalesce(done_prefix.restate_index, 2147483647)
-       or done.portfolio_id is null
-       or not done.is_complete
-       or coalesce(exposure_counts.exposure_rows, 0) < done.position_count * factor_count.n_factors)
+        and (
+            sessions.session_index >= coalesce(done_prefix.restate_index, 2147483647)
+            or not {{ session_is_built('done', 'exposure_counts.exposure_rows', 'factor_count.n_factors') }}
+        )
 ),
 
 work as (
@@ -188,7 +207,7 @@ work as (
     union all
     select * from holed_work
 ),
-{%- endif %}
+{% endif %}
 
 final as (
     select

@@ -1,8 +1,9 @@
-{{ config(materialized='table', unlogged=true, indexes=[{'columns': ['symbol', 'session_index'], 'unique': true}]) }}
-{#- For every symbol the work set needs and every session of the work range (from 5
-    sessions before the earliest previous session), the last close on or before the
-    session and how many sessions old it is. Set-based carry-forward: one window pass,
-    no per-date loop. sessions_since_close is null when the close predates the range. -#}
+{{ config(indexes=[{'columns': ['symbol', 'session_index'], 'unique': true}]) }}
+{#- For every symbol the work set needs and every session of the work range (from
+    stale_price_sessions sessions before the earliest previous session: the var of
+    dbt_project.yml), the last close on or before the session and how many sessions
+    old it is. Set-based carry-forward: one window pass, no per-date loop.
+    sessions_since_close is null when the close predates the range. -#}
 
 with work_sessions as (
     select * from {{ ref('int_portfolio_work_sessions') }}
@@ -23,7 +24,7 @@ prices as not materialized (
 
 price_range as (
     select
-        min(previous_session_index) - 5 as low_index,
+        min(previous_session_index) - {{ var('stale_price_sessions') }} as low_index,
         max(session_index) as high_index
     from work_sessions
 ),
@@ -42,7 +43,7 @@ range_bounds as (
 needed_symbols as (
     select distinct positions.symbol
     from positions
-    where positions.portfolio_id in (select distinct portfolio_id from work_sessions)
+    where positions.portfolio_id in (select distinct work_sessions.portfolio_id from work_sessions)
 ),
 
 range_sessions as (
@@ -72,7 +73,7 @@ earlier_prices as (
         select prices.close
         from prices
         where prices.symbol = needed_symbols.symbol
-          and prices.price_date < range_bounds.low_date
+            and prices.price_date < range_bounds.low_date
         order by prices.price_date desc
         limit 1
     ) as last_before
@@ -92,7 +93,7 @@ grid as (
     cross join range_sessions
     left join range_prices
         on range_prices.symbol = needed_symbols.symbol
-       and range_prices.session_index = range_sessions.session_index
+        and range_prices.session_index = range_sessions.session_index
 ),
 
 final as (
@@ -105,7 +106,7 @@ final as (
     from grid
     left join range_prices as last_price
         on last_price.symbol = grid.symbol
-       and last_price.session_index = grid.last_close_index
+        and last_price.session_index = grid.last_close_index
     left join earlier_prices on earlier_prices.symbol = grid.symbol
 )
 

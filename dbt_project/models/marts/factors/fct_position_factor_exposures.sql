@@ -46,7 +46,7 @@ final as (
     from position_exposures
     inner join work_sessions
         on work_sessions.portfolio_id = position_exposures.portfolio_id
-       and work_sessions.snapshot_date = position_exposures.snapshot_date
+        and work_sessions.snapshot_date = position_exposures.snapshot_date
 )
 
 select * from final

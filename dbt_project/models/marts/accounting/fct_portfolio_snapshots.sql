@@ -67,7 +67,7 @@ final as (
     from work_sessions
     inner join aggregated
         on aggregated.portfolio_id = work_sessions.portfolio_id
-       and aggregated.snapshot_date = work_sessions.snapshot_date
+        and aggregated.snapshot_date = work_sessions.snapshot_date
     inner join portfolios on portfolios.portfolio_id = work_sessions.portfolio_id
 )
 

@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 {#- Live, per-portfolio watermark read straight from the snapshots (never a stored
-    copy): the last session up to which every session has a complete snapshot, the
-    session expected (as_of), and how many sessions are missing or incomplete. -#}
+    copy): the last session up to which every session is complete (macros/
+    done_sessions.sql: session_is_complete), the session expected (as_of), and how many
+    sessions are missing or incomplete. -#}
 
 with portfolios as (
     select * from {{ ref('stg_portfolios') }}
@@ -33,16 +34,16 @@ expected_sessions as (
     select
         portfolios.portfolio_id,
         sessions.session_date,
-        coalesce(snapshots.is_complete, false) as is_complete
+        {{ session_is_complete('snapshots') }} as is_complete
     from portfolios
     inner join first_entries on first_entries.portfolio_id = portfolios.portfolio_id
     cross join expected
     inner join sessions
         on sessions.session_date >= first_entries.first_entry_date
-       and sessions.session_date <= expected.expected_date
+        and sessions.session_date <= expected.expected_date
     left join snapshots
         on snapshots.portfolio_id = portfolios.portfolio_id
-       and snapshots.snapshot_date = sessions.session_date
+        and snapshots.snapshot_date = sessions.session_date
     where portfolios.is_active
 ),
 
@@ -65,7 +66,7 @@ final as (
                 select max(sessions.session_date)
                 from sessions
                 where sessions.session_date < per_portfolio.first_gap_date
-                  and sessions.session_date >= first_entries.first_entry_date
+                    and sessions.session_date >= first_entries.first_entry_date
             )
         end as last_complete_date,
         per_portfolio.expected_session_date as expected_date,

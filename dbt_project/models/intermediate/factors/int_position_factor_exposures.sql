@@ -1,8 +1,4 @@
-{{ config(
-    materialized='table',
-    unlogged=true,
-    sql_header="set local enable_mergejoin = off;",
-) }}
+{{ config(sql_header="set local enable_mergejoin = off;") }}
 {#- One row per open position x factor x work session (int_position_values holds exactly
     this build's work set), never a missing row. The beta is the symbol's own, or for an
     option its underlying's, for that session:
@@ -59,15 +55,15 @@ beta_symbols as (
     select distinct beta_symbol from open_positions
 ),
 
-{#- Only the betas of this build's symbols and session range: one index range scan per
-    symbol on the (symbol, as_of_date, factor) key, never the whole beta history (12
-    rows per symbol and session, the largest table of the project). -#}
+{# Only the betas of this build's symbols and session range: one index range scan per
+   symbol on the (symbol, as_of_date, factor) key, never the whole beta history (12
+   rows per symbol and session, the largest table of the project). #}
 betas_in_range as (
     select betas.symbol, betas.as_of_date, betas.factor, betas.beta, betas.n_obs
     from beta_symbols
     inner join betas on betas.symbol = beta_symbols.beta_symbol
-    where betas.as_of_date >= (select first_date from work_range)
-      and betas.as_of_date <= (select last_date from work_range)
+    where betas.as_of_date >= (select work_range.first_date from work_range)
+        and betas.as_of_date <= (select work_range.last_date from work_range)
 ),
 
 position_factors as (
@@ -90,8 +86,8 @@ with_betas as (
     from position_factors
     left join betas_in_range
         on betas_in_range.symbol = position_factors.beta_symbol
-       and betas_in_range.as_of_date = position_factors.snapshot_date
-       and betas_in_range.factor = position_factors.factor
+        and betas_in_range.as_of_date = position_factors.snapshot_date
+        and betas_in_range.factor = position_factors.factor
     left join symbol_status on symbol_status.symbol = position_factors.beta_symbol
 ),
 

@@ -1,9 +1,10 @@
-{{ config(materialized='table', unlogged=true) }}
-{#- DESIGN.md accounting in closed form, so any session can be recomputed alone:
-    price = close on d, else the last close within 5 previous sessions (stale), else
-    the last known close or the entry price (entry); market value and cumulative P&L
-    while open, realized P&L from the exit on; daily P&L against the previous session
-    (0 on the first session the position exists). -#}
+{#- The accounting (README "Accounting") in closed form, so any session can be recomputed alone:
+    price = close on d, else the last close within the stale window (var
+    stale_price_sessions, dbt_project.yml: stale), else the last known close or the
+    entry price (entry); market value and cumulative P&L while open, realized P&L from
+    the (effective, int_positions) exit on; daily P&L against the previous session (0
+    on the first session the position exists). -#}
+{%- set stale_sessions = var('stale_price_sessions') %}
 
 with position_sessions as (
     select * from {{ ref('int_position_sessions') }}
@@ -13,16 +14,16 @@ priced as (
     select
         position_sessions.*,
         case
-            when sessions_since_close <= 5 then last_close
+            when sessions_since_close <= {{ stale_sessions }} then last_close
             else coalesce(last_close, entry_price)
         end as price,
         case
             when sessions_since_close = 0 then 'close'
-            when sessions_since_close <= 5 then 'stale'
+            when sessions_since_close <= {{ stale_sessions }} then 'stale'
             else 'entry'
         end as price_source,
         case
-            when previous_sessions_since_close <= 5 then previous_last_close
+            when previous_sessions_since_close <= {{ stale_sessions }} then previous_last_close
             else coalesce(previous_last_close, entry_price)
         end as previous_price,
         exit_date is null or snapshot_date < exit_date as is_open,

@@ -1,4 +1,3 @@
-{{ config(materialized='table', unlogged=true) }}
 {#- One row per (position, work session) the position exists on (from its first
     session on, after its exit too), with the price lookups for the session and the
     previous session. -#}
@@ -41,13 +40,13 @@ final as (
     from work_sessions
     inner join positions
         on positions.portfolio_id = work_sessions.portfolio_id
-       and positions.first_session_index <= work_sessions.session_index
+        and positions.first_session_index <= work_sessions.session_index
     left join symbol_session_prices as current_price
         on current_price.symbol = positions.symbol
-       and current_price.session_index = work_sessions.session_index
+        and current_price.session_index = work_sessions.session_index
     left join symbol_session_prices as previous_price
         on previous_price.symbol = positions.symbol
-       and previous_price.session_index = work_sessions.previous_session_index
+        and previous_price.session_index = work_sessions.previous_session_index
     left join symbol_status on symbol_status.symbol = positions.symbol
 )
 

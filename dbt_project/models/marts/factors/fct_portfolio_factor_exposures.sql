@@ -40,7 +40,7 @@ work_snapshots as (
     from work_sessions
     inner join snapshots
         on snapshots.portfolio_id = work_sessions.portfolio_id
-       and snapshots.snapshot_date = work_sessions.snapshot_date
+        and snapshots.snapshot_date = work_sessions.snapshot_date
 ),
 
 aggregated as (
@@ -72,8 +72,8 @@ final as (
     cross join factor_definitions
     left join aggregated
         on aggregated.portfolio_id = work_snapshots.portfolio_id
-       and aggregated.snapshot_date = work_snapshots.snapshot_date
-       and aggregated.factor = factor_definitions.factor
+        and aggregated.snapshot_date = work_snapshots.snapshot_date
+        and aggregated.factor = factor_definitions.factor
 )
 
 select * from final
