@@ -10,9 +10,10 @@ export DO_NOT_TRACK := 1
 
 .PHONY: demo test lint install bench clean
 
-# every .sql file: dbt models/macros/tests, the GX checks, the SQL beside the Python
-SQL_PATHS := dbt_project/models dbt_project/macros dbt_project/tests expectations/sql \
-	ingest/sql factors/sql flows/phases/sql snapfolio/cli/sql
+# every .sql file: dbt models/macros/tests and the SQL beside the Python (jinja
+# templater); the GX checks separately (their {batch} is Python format syntax)
+SQL_PATHS := dbt_project/models dbt_project/macros dbt_project/tests \
+	ingest/sql factors/sql flows/phases/sql snapfolio/cli/sql risk/sql
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/sqlfluff lint --disable-progress-bar --processes 2 $(SQL_PATHS)
+	$(BIN)/sqlfluff lint --disable-progress-bar --templater python expectations/sql
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

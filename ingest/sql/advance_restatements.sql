@@ -3,5 +3,5 @@
 update raw.restatements set from_date = :next
 where
     marked_at <= :t
-    and (cast(:ids as bigint []) is null or portfolio_id = any(cast(:ids as bigint [])))
+    and (cast(:ids as bigint[]) is null or portfolio_id = any(cast(:ids as bigint[])))
     and from_date <= :a

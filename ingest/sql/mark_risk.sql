@@ -3,4 +3,4 @@ insert into raw.risk_marks (portfolio_id, from_date)
 select
     m.portfolio_id,
     m.from_date
-from unnest(cast(:ids as bigint []), cast(:d as date [])) as m (portfolio_id, from_date)
+from unnest(cast(:ids as bigint[]), cast(:d as date[])) as m (portfolio_id, from_date)

@@ -3,7 +3,7 @@
 select
     firsts.symbol,
     previous.close
-from unnest(cast(:s as text []), cast(:d as date [])) as firsts (symbol, first_date)
+from unnest(cast(:s as text[]), cast(:d as date[])) as firsts (symbol, first_date)
 cross join lateral (
     select prices.close
     from raw.prices as prices

@@ -4,4 +4,4 @@ update raw.symbol_status set
     covered_from = case when covered_from < :d then covered_from end
 where
     covered_to >= :d
-    and (cast(:s as text []) is null or symbol = any(cast(:s as text [])))
+    and (cast(:s as text[]) is null or symbol = any(cast(:s as text[])))

@@ -7,16 +7,16 @@ select
     min(w.as_of_date),
     'factor betas computed for existing sessions'
 from (select distinct sym, as_of_date from incoming_betas) as w
-inner join unnest(cast(:symbols as text [])) with ordinality as s (symbol, code) on w.sym = s.code
+inner join unnest(cast(:symbols as text[])) with ordinality as s (symbol, code) on s.code = w.sym
 inner join raw.positions as pos
     on
-        coalesce(pos.underlying_symbol, pos.symbol) = s.symbol
-        and w.as_of_date >= pos.entry_date
-        and w.as_of_date < coalesce(
-            raw.effective_exit_date(pos.exit_date, pos.expiration), 'infinity'::date
-        )
+    coalesce(pos.underlying_symbol, pos.symbol) = s.symbol
+    and pos.entry_date <= w.as_of_date
+    and w.as_of_date < coalesce(
+        raw.effective_exit_date(pos.exit_date, pos.expiration), cast('infinity' as date)
+    )
 where w.as_of_date <= (
-    select max(snap.snapshot_date) from marts.fct_portfolio_snapshots as snap
-    where snap.portfolio_id = pos.portfolio_id
-)
+        select max(snap.snapshot_date) from marts.fct_portfolio_snapshots as snap
+        where snap.portfolio_id = pos.portfolio_id
+    )
 group by pos.portfolio_id

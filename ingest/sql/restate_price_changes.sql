@@ -11,10 +11,10 @@ with changed as (
         c.lo,
         c.hi,
         c.reach,
-        c.symbol = any(cast(:etfs as text [])) as is_etf
+        c.symbol = any(cast(:etfs as text[])) as is_etf
     from unnest(
-        cast(:s as text []), cast(:lo as date []), cast(:hi as date []), cast(:reach as date [])
-    ) as c (symbol, lo, hi, reach)
+            cast(:s as text[]), cast(:lo as date[]), cast(:hi as date[]), cast(:reach as date[])
+        ) as c (symbol, lo, hi, reach)
 ),
 
 computed as (
@@ -24,11 +24,12 @@ computed as (
         portfolios.portfolio_id,
         last_snapshot.last_date
     from raw.portfolios as portfolios
-    cross join lateral (
-        select max(s.snapshot_date) as last_date
-        from marts.fct_portfolio_snapshots as s
-        where s.portfolio_id = portfolios.portfolio_id
-    ) as last_snapshot
+    cross join
+        lateral (
+            select max(s.snapshot_date) as last_date
+            from marts.fct_portfolio_snapshots as s
+            where s.portfolio_id = portfolios.portfolio_id
+        ) as last_snapshot
     where last_snapshot.last_date is not null
 ),
 
@@ -62,7 +63,7 @@ candidates as (
         pos.expiration,
         true as own_symbol
     from relevant as c
-    inner join held as pos on c.symbol = pos.held_symbol
+    inner join held as pos on pos.held_symbol = c.symbol
     union all
     select
         c.*,
@@ -81,10 +82,10 @@ hits as (
         c.portfolio_id,
         greatest(c.lo, c.entry_date) as from_date
     from candidates as c
-    inner join computed on c.portfolio_id = computed.portfolio_id
+    inner join computed on computed.portfolio_id = c.portfolio_id
     where
         greatest(c.lo, c.entry_date) <= computed.last_date
-        and c.lo <= coalesce(least(c.exit_date, c.expiration), 'infinity'::date)
+        and c.lo <= coalesce(least(c.exit_date, c.expiration), cast('infinity' as date))
         and (
             c.reach >= c.entry_date
             or (

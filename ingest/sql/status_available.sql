@@ -9,8 +9,8 @@ select
     c.f,
     c.t
 from unnest(
-    cast(:s as text []), cast(:r as text []), cast(:f as date []), cast(:t as date [])
-) as c (symbol, reason, f, t)
+        cast(:s as text[]), cast(:r as text[]), cast(:f as date[]), cast(:t as date[])
+    ) as c (symbol, reason, f, t)
 on conflict (symbol) do update set
     status = 'available',
     reason = excluded.reason,

@@ -5,7 +5,7 @@ select
     'unavailable',
     u.reason,
     :now
-from unnest(cast(:s as text []), cast(:r as text [])) as u (symbol, reason)
+from unnest(cast(:s as text[]), cast(:r as text[])) as u (symbol, reason)
 on conflict (symbol) do update set
     status = 'unavailable',
     reason = excluded.reason,

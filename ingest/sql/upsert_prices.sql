@@ -19,11 +19,11 @@ with written as (
             source = excluded.source,
             fetched_at = excluded.fetched_at
         where
-            (p.source <> :manual or excluded.source = :manual)
-            and (
-                (p.close, p.adj_close) is distinct from (excluded.close, excluded.adj_close)
-                or (excluded.source = :manual and p.source <> :manual)
-            )
+        (p.source <> :manual or excluded.source = :manual)
+        and (
+            (p.close, p.adj_close) is distinct from (excluded.close, excluded.adj_close)
+            or (excluded.source = :manual and p.source <> :manual)
+        )
     returning p.symbol, p.price_date
 )
 

@@ -6,6 +6,6 @@ select
 from raw.risk_work as w
 group by w.portfolio_id
 having max(w.snapshot_date) = (
-    select max(s.snapshot_date) from marts.fct_portfolio_snapshots as s
-    where s.portfolio_id = w.portfolio_id
-)
+        select max(s.snapshot_date) from marts.fct_portfolio_snapshots as s
+        where s.portfolio_id = w.portfolio_id
+    )

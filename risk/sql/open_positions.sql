@@ -19,7 +19,7 @@ select
     case when st.status = 'unavailable' then 0 else 1 end as available
 from raw.risk_work as w
 inner join marts.fct_position_values as v
-    on w.portfolio_id = v.portfolio_id and w.snapshot_date = v.snapshot_date
-inner join positions on v.position_id = positions.position_id
-left join raw.symbol_status as st on positions.risk_symbol = st.symbol
+    on v.portfolio_id = w.portfolio_id and v.snapshot_date = w.snapshot_date
+inner join positions on positions.position_id = v.position_id
+left join raw.symbol_status as st on st.symbol = positions.risk_symbol
 where v.snapshot_date >= positions.entry_date and v.snapshot_date < positions.exit_date

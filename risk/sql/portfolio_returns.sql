@@ -23,5 +23,5 @@ select
 from firsts
 inner join marts.fct_portfolio_snapshots as s
     on
-        firsts.portfolio_id = s.portfolio_id
-        and s.snapshot_date between :lo and :hi
+    s.portfolio_id = firsts.portfolio_id
+    and s.snapshot_date between :lo and :hi

@@ -45,6 +45,6 @@ select
 from starts
 inner join marts.fct_portfolio_snapshots as s
     on
-        starts.portfolio_id = s.portfolio_id
-        and s.snapshot_date >= starts.from_date
-        and s.snapshot_date <= :as_of
+    s.portfolio_id = starts.portfolio_id
+    and s.snapshot_date >= starts.from_date
+    and s.snapshot_date <= :as_of

@@ -7,13 +7,13 @@ where as_of_date in (select distinct i.as_of_date from incoming_factor_covarianc
 insert into raw.factor_covariances (as_of_date, factor_a, factor_b, covariance, correlation)
 select
     i.as_of_date,
-    fa.factor,
-    fb.factor,
+    fa.factor as factor_a,
+    fb.factor as factor_b,
     i.covariance,
     nullif(i.correlation, 'NaN')
 from incoming_factor_covariances as i
-inner join unnest(cast(:factors as text [])) with ordinality as fa (factor, code) on i.a = fa.code
-inner join unnest(cast(:factors as text [])) with ordinality as fb (factor, code) on i.b = fb.code;
+inner join unnest(cast(:factors as text[])) with ordinality as fa (factor, code) on fa.code = i.a
+inner join unnest(cast(:factors as text[])) with ordinality as fb (factor, code) on fb.code = i.b;
 
 delete from raw.stress_factor_moves
 where as_of_date in (select distinct i.as_of_date from incoming_stress_moves as i);
@@ -25,6 +25,6 @@ select
     f.factor,
     nullif(i.implied_move, 'NaN')
 from incoming_stress_moves as i
-inner join unnest(cast(:scenarios as text [])) with ordinality as sc (scenario_id, code)
-    on i.scenario = sc.code
-inner join unnest(cast(:factors as text [])) with ordinality as f (factor, code) on i.factor = f.code
+inner join unnest(cast(:scenarios as text[])) with ordinality as sc (scenario_id, code)
+    on sc.code = i.scenario
+inner join unnest(cast(:factors as text[])) with ordinality as f (factor, code) on f.code = i.factor

@@ -5,4 +5,4 @@ select
     s.equity
 from raw.risk_work as w
 inner join marts.fct_portfolio_snapshots as s
-    on w.portfolio_id = s.portfolio_id and w.snapshot_date = s.snapshot_date
+    on s.portfolio_id = w.portfolio_id and s.snapshot_date = w.snapshot_date

@@ -42,10 +42,10 @@ final as (
     from work_sessions
     inner join position_values
         on
-            work_sessions.portfolio_id = position_values.portfolio_id
-            and work_sessions.snapshot_date = position_values.snapshot_date
-    inner join position_spans on position_values.position_id = position_spans.position_id
-    left join sectors on position_spans.risk_symbol = sectors.symbol
+        position_values.portfolio_id = work_sessions.portfolio_id
+        and position_values.snapshot_date = work_sessions.snapshot_date
+    inner join position_spans on position_spans.position_id = position_values.position_id
+    left join sectors on sectors.symbol = position_spans.risk_symbol
     where
         work_sessions.snapshot_date >= position_spans.entry_date
         and work_sessions.snapshot_date < position_spans.exit_date

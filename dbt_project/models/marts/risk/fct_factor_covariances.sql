@@ -26,9 +26,9 @@ final as (
         cast(covariances.factor_a as text) as factor_a,
         cast(covariances.factor_b as text) as factor_b,
         cast(covariances.covariance as double precision) as covariance,
-        cast(covariances.correlation as double precision) as correlation
+        cast(covariances.correlation as double precision) as correlation  -- noqa: RF04
     from covariances
-    inner join work_dates on covariances.as_of_date = work_dates.snapshot_date
+    inner join work_dates on work_dates.snapshot_date = covariances.as_of_date
 )
 
 select * from final

@@ -45,13 +45,13 @@ worst_stress as (
     from stress
     inner join work_sessions
         on
-            stress.portfolio_id = work_sessions.portfolio_id
-            and stress.snapshot_date = work_sessions.snapshot_date
+        work_sessions.portfolio_id = stress.portfolio_id
+        and work_sessions.snapshot_date = stress.snapshot_date
     order by
         stress.portfolio_id,
         stress.snapshot_date,
         coalesce(stress.correlated_pnl, stress.direct_pnl) asc,
-        stress.scenario_id collate "C" asc
+        stress.scenario_id collate "C" asc  -- noqa: RF02
 ),
 
 final as (
@@ -80,20 +80,20 @@ final as (
     from work_sessions
     inner join stats
         on
-            work_sessions.portfolio_id = stats.portfolio_id
-            and work_sessions.snapshot_date = stats.snapshot_date
+        stats.portfolio_id = work_sessions.portfolio_id
+        and stats.snapshot_date = work_sessions.snapshot_date
     left join drawdowns
         on
-            work_sessions.portfolio_id = drawdowns.portfolio_id
-            and work_sessions.snapshot_date = drawdowns.snapshot_date
+        drawdowns.portfolio_id = work_sessions.portfolio_id
+        and drawdowns.snapshot_date = work_sessions.snapshot_date
     left join concentration
         on
-            work_sessions.portfolio_id = concentration.portfolio_id
-            and work_sessions.snapshot_date = concentration.snapshot_date
+        concentration.portfolio_id = work_sessions.portfolio_id
+        and concentration.snapshot_date = work_sessions.snapshot_date
     left join worst_stress
         on
-            work_sessions.portfolio_id = worst_stress.portfolio_id
-            and work_sessions.snapshot_date = worst_stress.snapshot_date
+        worst_stress.portfolio_id = work_sessions.portfolio_id
+        and worst_stress.snapshot_date = work_sessions.snapshot_date
 )
 
 select * from final

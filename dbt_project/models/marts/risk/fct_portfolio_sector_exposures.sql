@@ -57,8 +57,8 @@ final as (
     from by_sector
     inner join snapshots
         on
-            by_sector.portfolio_id = snapshots.portfolio_id
-            and by_sector.snapshot_date = snapshots.snapshot_date
+        snapshots.portfolio_id = by_sector.portfolio_id
+        and snapshots.snapshot_date = by_sector.snapshot_date
 )
 
 select * from final

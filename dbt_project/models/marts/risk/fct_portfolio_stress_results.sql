@@ -50,13 +50,17 @@ active_shocks as (
     where active
 ),
 
+active_scenarios as (
+    select distinct scenario_id from active_shocks
+),
+
 work_scenarios as (
     select
         work_sessions.portfolio_id,
         work_sessions.snapshot_date,
-        scenario_ids.scenario_id
+        active_scenarios.scenario_id
     from work_sessions
-    cross join (select distinct active_shocks.scenario_id from active_shocks) as scenario_ids
+    cross join active_scenarios
 ),
 
 direct as (
@@ -66,12 +70,12 @@ direct as (
         work_scenarios.scenario_id,
         sum(coalesce(exposures.dollar_exposure, 0) * active_shocks.applied_shock) as direct_pnl
     from work_scenarios
-    inner join active_shocks on work_scenarios.scenario_id = active_shocks.scenario_id
+    inner join active_shocks on active_shocks.scenario_id = work_scenarios.scenario_id
     left join exposures
         on
-            work_scenarios.portfolio_id = exposures.portfolio_id
-            and work_scenarios.snapshot_date = exposures.snapshot_date
-            and active_shocks.factor = exposures.factor
+        exposures.portfolio_id = work_scenarios.portfolio_id
+        and exposures.snapshot_date = work_scenarios.snapshot_date
+        and exposures.factor = active_shocks.factor
     group by work_scenarios.portfolio_id, work_scenarios.snapshot_date, work_scenarios.scenario_id
 ),
 
@@ -87,13 +91,13 @@ correlated as (
     from work_scenarios
     inner join moves
         on
-            work_scenarios.snapshot_date = moves.as_of_date
-            and work_scenarios.scenario_id = moves.scenario_id
+        moves.as_of_date = work_scenarios.snapshot_date
+        and moves.scenario_id = work_scenarios.scenario_id
     left join exposures
         on
-            work_scenarios.portfolio_id = exposures.portfolio_id
-            and work_scenarios.snapshot_date = exposures.snapshot_date
-            and moves.factor = exposures.factor
+        exposures.portfolio_id = work_scenarios.portfolio_id
+        and exposures.snapshot_date = work_scenarios.snapshot_date
+        and exposures.factor = moves.factor
     group by work_scenarios.portfolio_id, work_scenarios.snapshot_date, work_scenarios.scenario_id
 ),
 
@@ -115,13 +119,13 @@ final as (
     from direct
     inner join snapshots
         on
-            direct.portfolio_id = snapshots.portfolio_id
-            and direct.snapshot_date = snapshots.snapshot_date
+        snapshots.portfolio_id = direct.portfolio_id
+        and snapshots.snapshot_date = direct.snapshot_date
     left join correlated
         on
-            direct.portfolio_id = correlated.portfolio_id
-            and direct.snapshot_date = correlated.snapshot_date
-            and direct.scenario_id = correlated.scenario_id
+        correlated.portfolio_id = direct.portfolio_id
+        and correlated.snapshot_date = direct.snapshot_date
+        and correlated.scenario_id = direct.scenario_id
 )
 
 select * from final

@@ -32,9 +32,9 @@ final as (
     from open_positions
     left join stats
         on
-            open_positions.portfolio_id = stats.portfolio_id
-            and open_positions.snapshot_date = stats.snapshot_date
-            and open_positions.position_id = stats.position_id
+        stats.portfolio_id = open_positions.portfolio_id
+        and stats.snapshot_date = open_positions.snapshot_date
+        and stats.position_id = open_positions.position_id
 )
 
 select * from final
