@@ -1,0 +1,63 @@
+"""Shared helpers: session/entity lookup, left-padded window gathers, chunking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+SQRT_252 = float(np.sqrt(252.0))
+CHUNK_CELLS = 4_000_000  # gathered window cells per chunk: bounds memory to ~100 MB
+
+
+def session_index(returns: pd.DataFrame) -> pd.Index:
+    """The returns frame's session axis, checked to be unique and sorted."""
+    index = pd.Index(returns.index)
+    if not (index.is_unique and index.is_monotonic_increasing):
+        raise ValueError("returns index must be unique, sorted sessions")
+    return index
+
+
+def positions_of(index: pd.Index, labels, what: str) -> np.ndarray:
+    """Integer positions of ``labels`` in ``index``; one clear error for an unknown one."""
+    pos = index.get_indexer(pd.Index(labels))
+    if (pos < 0).any():
+        bad = pd.Index(labels)[pos < 0][0]
+        raise KeyError(f"{what} {bad!r} not in the returns frame")
+    return pos.astype(np.int64)
+
+
+def entity_matrix(returns: pd.DataFrame) -> np.ndarray:
+    """(entities, sessions) float64, C-contiguous along sessions."""
+    return np.ascontiguousarray(returns.to_numpy(dtype=np.float64, na_value=np.nan).T)
+
+
+def left_padded(mat: np.ndarray, width: int, fill: float = np.nan) -> np.ndarray:
+    """``mat`` with ``width - 1`` fill columns prepended: window of d = [d, d + width)."""
+    pad = np.full((mat.shape[0], width - 1), fill)
+    return np.concatenate([pad, mat], axis=1)
+
+
+def gather_windows(padded: np.ndarray, rows: np.ndarray, ends: np.ndarray,
+                   width: int) -> np.ndarray:
+    """(N, width) copies of the windows of ``width`` sessions ending on ``ends``."""
+    view = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)
+    return view[rows, ends]
+
+
+def chunks(n: int, cells_per_item: int) -> Iterator[slice]:
+    """Slices over ``n`` items so that one chunk gathers at most ~CHUNK_CELLS cells."""
+    step = max(1, CHUNK_CELLS // max(1, cells_per_item))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def target_positions(returns: pd.DataFrame, targets: pd.DataFrame,
+                     entity_col: str = "portfolio_id",
+                     date_col: str = "snapshot_date") -> tuple[np.ndarray, np.ndarray]:
+    """(entity row, session position) of every target row."""
+    sessions = session_index(returns)
+    rows = positions_of(pd.Index(returns.columns), targets[entity_col], entity_col)
+    ends = positions_of(sessions, targets[date_col], date_col)
+    return rows, ends
