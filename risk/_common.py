@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 SQRT_252 = float(np.sqrt(252.0))
+KEY = ["portfolio_id", "snapshot_date"]
 CHUNK_CELLS = 4_000_000  # gathered window cells per chunk: bounds memory to ~100 MB
 
 
@@ -61,3 +62,16 @@ def target_positions(returns: pd.DataFrame, targets: pd.DataFrame,
     rows = positions_of(pd.Index(returns.columns), targets[entity_col], entity_col)
     ends = positions_of(sessions, targets[date_col], date_col)
     return rows, ends
+
+
+def group_of(keys: pd.DataFrame, rows: pd.DataFrame, what: str) -> np.ndarray:
+    """Position of each (portfolio_id, snapshot_date) of ``rows`` among ``keys``."""
+    index = pd.MultiIndex.from_frame(keys[KEY])
+    if not index.is_unique:
+        raise ValueError(f"duplicate (portfolio_id, snapshot_date) in {what}")
+    g = index.get_indexer(pd.MultiIndex.from_frame(rows[KEY]))
+    if (g < 0).any():
+        bad = rows.iloc[int(np.flatnonzero(g < 0)[0])]
+        raise KeyError(f"position of {bad['portfolio_id']!r} on {bad['snapshot_date']!r} "
+                       f"has no row in {what}")
+    return g.astype(np.int64)

@@ -24,8 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk._common import chunks, entity_matrix, gather_windows, left_padded
-from risk._common import target_positions
+from risk._common import chunks, entity_matrix, gather_windows, left_padded, target_positions
 
 HORIZONS = (1, 21)
 FIT_WINDOW, FIT_MIN_ROWS, REGRESSOR_WINDOW = 252, 60, 22

@@ -11,8 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk._common import SQRT_252, chunks, entity_matrix, gather_windows, left_padded
-from risk._common import target_positions
+from risk._common import (
+    SQRT_252,
+    chunks,
+    entity_matrix,
+    gather_windows,
+    left_padded,
+    target_positions,
+)
 
 VAR_WINDOW, VAR_MIN_OBS, VAR_LEVEL = 252, 60, 0.05
 OUTPUT_COLUMNS = ["portfolio_id", "snapshot_date", "realized_vol_21d", "realized_vol_63d",
