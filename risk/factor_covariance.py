@@ -46,6 +46,7 @@ def covariance_matrices(etf_returns: pd.DataFrame, sessions) -> np.ndarray:
         mu = np.einsum("nw,nwi->ni", w, xs)
         dev = np.where(ok[..., None], xs - mu[:, None, :], 0.0)
         cov = np.einsum("nw,nwi,nwj->nij", w, dev, dev)
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))  # exactly symmetric for the gate
         cov[n < COV_MIN_ROWS] = np.nan
         out[part] = cov
     return out
