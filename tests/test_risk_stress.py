@@ -97,8 +97,8 @@ def reference(exposures, targets, covs, duration=17.0):
                         move = cov[ui, si] @ np.linalg.inv(cov[np.ix_(si, si)]) @ np.array(
                             [shock[f] for f in S])
                         corr += e[u] * move
-            ret = (lambda x: x / eq if eq > 0 else np.nan)
-            out.append((p, d, sid, direct, corr, ret(direct), ret(corr)))
+            scale = 1.0 / eq if eq > 0 else np.nan
+            out.append((p, d, sid, direct, corr, direct * scale, corr * scale))
     return pd.DataFrame(out, columns=["portfolio_id", "snapshot_date", "scenario_id",
                                       "direct_pnl", "correlated_pnl", "direct_return",
                                       "correlated_return"])
