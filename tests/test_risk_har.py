@@ -13,7 +13,7 @@ RTOL = 1e-10
 def har_returns(seed: int = 7) -> pd.DataFrame:
     """Realistic GARCH books plus degenerate ones (flat, constant |r|, holes)."""
     rng = np.random.default_rng(seed)
-    n_sessions, n = 420, 6
+    n_sessions, n = 420, 7
     r = np.empty((n_sessions, n))
     s2 = np.full(n, 1e-4)
     for t in range(n_sessions):
@@ -25,34 +25,35 @@ def har_returns(seed: int = 7) -> pd.DataFrame:
     r[200:205, 2] = np.nan               # a hole: x_t and y_t undefined around it
     r[:, 3] = 0.0                        # a flat book: X is rank 1 (minimum norm)
     r[::2, 4], r[1::2, 4] = 0.01, -0.01  # constant RV: X rank 1 as well
-    r[0, 3] = r[0, 4] = np.nan
+    sign = np.where(np.arange(n_sessions) % 2 == 0, 1.0, -1.0)
+    r[:, 6] = 0.01 * sign * (1 + 1e-5 * rng.random(n_sessions))  # nearly constant RV
+    r[0, 3] = r[0, 4] = r[0, 6] = np.nan
     return pd.DataFrame(r, columns=[f"pf{i}" for i in range(n)])
 
 
-def reference_har(r: np.ndarray, d: int, h: int) -> float:
-    """Straight from DESIGN, one ``np.linalg.lstsq`` per window."""
+def reference_rows(r: np.ndarray, h: int) -> tuple[list, list]:
+    """x_t and y_t of every session (None where undefined), straight from DESIGN."""
     rv = r ** 2
-
-    def x_at(t):
-        if t < 21 or not np.isfinite(r[t - 21: t + 1]).all():
-            return None
-        return np.array([1.0, rv[t], rv[t - 4: t + 1].mean(), rv[t - 21: t + 1].mean()])
-
-    def y_at(t):
-        future = rv[t + 1: t + h + 1]
-        return future.mean() if len(future) == h and np.isfinite(future).all() else None
-
     xs, ys = [], []
-    for t in range(max(0, d - h - 251), d - h + 1):
-        x, y = x_at(t), y_at(t)
-        if x is not None and y is not None:
-            xs.append(x)
-            ys.append(y)
-    x_d = x_at(d)
-    if len(xs) < 60 or x_d is None:
+    for t in range(len(r)):
+        ok = t >= 21 and np.isfinite(r[t - 21: t + 1]).all()
+        xs.append(np.array([1.0, rv[t], rv[t - 4: t + 1].mean(), rv[t - 21: t + 1].mean()])
+                  if ok else None)
+        future = rv[t + 1: t + h + 1]
+        ys.append(future.mean() if len(future) == h and np.isfinite(future).all() else None)
+    return xs, ys
+
+
+def reference_har(r: np.ndarray, d: int, h: int, rows=None) -> float:
+    """One ``np.linalg.lstsq`` on the fit window of d (t ≤ d − h, 252 sessions)."""
+    xs, ys = rows if rows is not None else reference_rows(r, h)
+    fit = [t for t in range(max(0, d - h - 251), d - h + 1)
+           if xs[t] is not None and ys[t] is not None]
+    if len(fit) < 60 or xs[d] is None:
         return np.nan
-    b = np.linalg.lstsq(np.array(xs), np.array(ys), rcond=None)[0]
-    return float(np.sqrt(252.0 * max(x_d @ b, 0.0)))
+    b = np.linalg.lstsq(np.array([xs[t] for t in fit]), np.array([ys[t] for t in fit]),
+                        rcond=None)[0]
+    return float(np.sqrt(252.0 * max(xs[d] @ b, 0.0)))
 
 
 def test_har_matches_lstsq_per_window():
@@ -62,7 +63,8 @@ def test_har_matches_lstsq_per_window():
     got = har_forecasts(returns, targets)
     for h in (1, 21):
         col = got[f"har_vol_{h}d"].to_numpy()
-        want = np.array([reference_har(returns[p].to_numpy(), d, h)
+        rows = {p: reference_rows(returns[p].to_numpy(), h) for p in returns.columns}
+        want = np.array([reference_har(returns[p].to_numpy(), d, h, rows[p])
                          for p, d in targets.itertuples(index=False)])
         assert (np.isnan(col) == np.isnan(want)).all(), f"h={h}: NULL pattern differs"
         ok = ~np.isnan(want)
