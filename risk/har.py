@@ -7,8 +7,8 @@ x, forecast ŷ = x_d·b, vol = √(252 max(ŷ, 0)).
 
 Vectorization: the per-row cross products of the shifted regressors and target are
 accumulated with cumulative sums along the session axis, so every fit window's
-normal equations are two lookups; the slopes come from one batched 3×3 solve of the
-centered equations and the intercept from the means (no loop over portfolios,
+normal equations are two lookups; the slopes come from closed-form (cofactor) inverses of the
+scaled centered 3×3 equations and the intercept from the means (no loop over portfolios,
 sessions or windows).
 
 Precision guard: values are shifted by each portfolio's mean before the cumulative
@@ -30,7 +30,8 @@ HORIZONS = (1, 21)
 FIT_WINDOW, FIT_MIN_ROWS, REGRESSOR_WINDOW = 252, 60, 22
 OUTPUT_COLUMNS = ["portfolio_id", "snapshot_date", "har_vol_1d", "har_vol_21d"]
 _EPS = np.finfo(np.float64).eps
-_MAX_REL_ERR = 1e-12  # a-priori error estimate above which a window is refit exactly
+_BLOCK_CELLS = 600_000  # session × feature cells per block of portfolios (~5 MB arrays)
+_MAX_REL_ERR = 1e-11  # a-priori error estimate above which a window is refit exactly
 _PAIRS = [(i, j) for i in range(3) for j in range(i, 3)]  # upper triangle of z zᵀ
 
 
@@ -41,13 +42,14 @@ def _rolling_mean(mat: np.ndarray, width: int) -> np.ndarray:
 
 
 def har_features(returns_mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(regressors z = [RV, RV5, RV22] of shape (P, T, 3), RV of shape (P, T)).
+    """(regressors z = [RV, RV5, RV22] of shape (3, P, T), RV of shape (P, T)).
 
-    z is NaN on every session without returns on all 22 sessions ending on it."""
+    Feature-major so that every later pass runs along contiguous sessions. z is NaN
+    (all three) on every session without returns on all 22 sessions ending on it."""
     rv = returns_mat * returns_mat
     rv22 = _rolling_mean(rv, REGRESSOR_WINDOW)  # NaN unless all 22 exist
-    z = np.stack([rv, _rolling_mean(rv, 5), rv22], axis=-1)
-    z[~np.isfinite(rv22)] = np.nan
+    z = np.stack([rv, _rolling_mean(rv, 5), rv22])
+    z[:, ~np.isfinite(rv22)] = np.nan
     return z, rv
 
 
@@ -61,28 +63,40 @@ def har_targets(rv: np.ndarray, h: int) -> np.ndarray:
 def _windowed_sums(z: np.ndarray, y: np.ndarray, rows: np.ndarray, last: np.ndarray):
     """Sums over the rows t ∈ (last − 252, last] with x_t and y_t, per target.
 
-    Returns count n, Σz (N,3), Σy, Σzzᵀ (N,3,3), Σzy (N,3) of the shifted values and the
-    cumulative Σz² up to the window end (for the rounding estimate)."""
-    ok = np.isfinite(z).all(axis=-1) & np.isfinite(y)
-    zz = np.where(ok[..., None], z, 0.0)
+    The per-row products are summed from prefix sums that restart every 252 sessions:
+    a window spans at most two blocks, so the rounding of the differences is bounded
+    by two blocks' sums whatever the history length. Returns (14, N) sums — count,
+    Σz (3), Σy, Σz_i z_j (the 6 of ``_PAIRS``), Σz y (3) — of the (shifted) values and
+    (3, N) Σz_i² of the blocks used (the rounding scale for the error estimate)."""
+    p, t = y.shape
+    b = FIT_WINDOW
+    nb = -(-t // b) + 2  # one leading block of zeros: every window is b rows wide
+    feats = np.zeros((14, p, nb * b))
+    ok = np.isfinite(z[2]) & np.isfinite(y)
+    zz = np.where(ok, z, 0.0)
     yy = np.where(ok, y, 0.0)
-    cols = [ok.astype(np.float64), *np.moveaxis(zz, -1, 0), yy]
-    cols += [zz[..., i] * zz[..., j] for i, j in _PAIRS]
-    cols += [zz[..., i] * yy for i in range(3)]
-    feats = np.stack(cols, axis=-1)  # (P, T, 14)
-    cum = np.concatenate([np.zeros((feats.shape[0], 1, feats.shape[2])),
-                          np.cumsum(feats, axis=1)], axis=1)
-    hi = np.clip(last + 1, 0, None)
-    lo = np.clip(last + 1 - FIT_WINDOW, 0, None)
-    s = cum[rows, hi] - cum[rows, lo]
-    n = np.rint(s[:, 0])
-    sz, sy = s[:, 1:4], s[:, 4]
-    szz = np.empty((len(s), 3, 3))
+    f = feats[:, :, b:b + t]
+    f[0] = ok
+    f[1:4] = zz
+    f[4] = yy
     for k, (i, j) in enumerate(_PAIRS):
-        szz[:, i, j] = szz[:, j, i] = s[:, 5 + k]
-    szy = s[:, 11:14]
-    cum_sq = cum[rows, hi][:, [5, 8, 10]]  # Σ z_i² from the frame start: rounding scale
-    return n, sz, sy, szz, szy, cum_sq
+        np.multiply(zz[i], zz[j], out=f[5 + k])
+    np.multiply(zz, yy, out=f[11:14])
+    blocks = feats.reshape(14, p, nb, b)
+    totals = blocks.sum(axis=3)  # (14, p, nb)
+    excl = np.cumsum(blocks, axis=3)
+    excl -= blocks  # exclusive prefix within each block
+    # Window [hi - b, hi) in padded coordinates, hi = k b + o: the head of block k before
+    # o plus the rest of block k − 1 from o — same offset, so all windows at once with
+    # contiguous array ops, then one gather per target.
+    win = excl[:, :, 1:] + (totals[:, :, :-1, None] - excl[:, :, :-1])  # (14, p, nb-1, b)
+    sq = totals[[5, 8, 10]]
+    wscale = sq[:, :, 1:, None] + sq[:, :, :-1, None]  # Σz² of the two blocks (3,p,nb-1,1)
+    hi = np.clip(last + 1, 0, None) + b
+    k, o = hi // b, hi % b
+    s = win[:, rows, k - 1, o]
+    scale = wscale[:, rows, k - 1, 0]
+    return s, scale
 
 
 def _exact_fit(z_raw: np.ndarray, y_raw: np.ndarray, rows: np.ndarray, last: np.ndarray,
@@ -111,43 +125,61 @@ def _exact_fit(z_raw: np.ndarray, y_raw: np.ndarray, rows: np.ndarray, last: np.
 
 def _forecast(z: np.ndarray, rv: np.ndarray, rows: np.ndarray, ends: np.ndarray,
               h: int) -> np.ndarray:
-    """ŷ for horizon h per target (NaN where undefined)."""
+    """ŷ for horizon h per target (NaN where undefined).
+
+    The slopes solve the centered normal equations scaled to a correlation matrix,
+    inverted by cofactors column by column (elementwise over targets: no per-matrix
+    LAPACK call, no reductions over tiny axes)."""
     y = har_targets(rv, h)
-    ok_rows = np.isfinite(z).all(axis=-1) & np.isfinite(y)
+    ok_rows = np.isfinite(z[2]) & np.isfinite(y)  # z is NaN on all 3 features at once
     # Shift by each portfolio's mean over its usable rows: windows then barely cancel.
     cnt = np.maximum(ok_rows.sum(axis=1), 1)
-    cz = np.where(ok_rows[..., None], z, 0.0).sum(axis=1) / cnt[:, None]
+    cz = np.where(ok_rows, z, 0.0).sum(axis=2) / cnt  # (3, P)
     cy = np.where(ok_rows, y, 0.0).sum(axis=1) / cnt
-    zs, ys = z - cz[:, None, :], y - cy[:, None]
     last = ends - h
-    n, sz, sy, szz, szy, cum_sq = _windowed_sums(zs, ys, rows, last)
+    s, rscale = _windowed_sums(z - cz[:, :, None], y - cy[:, None], rows, last)
 
-    zd = z[rows, ends]
-    fit = (n >= FIT_MIN_ROWS) & np.isfinite(zd).all(axis=1) & (last >= 0)
+    n = np.rint(s[0])
+    zd = z[:, rows, ends] - cz[:, rows]
+    fit = (n >= FIT_MIN_ROWS) & np.isfinite(zd[2]) & (last >= 0)
     out = np.full(len(rows), np.nan)
     nn = np.where(fit, n, 1.0)
-    mz, my = sz / nn[:, None], sy / nn
-    cxx = szz - nn[:, None, None] * mz[:, :, None] * mz[:, None, :]
-    cxy = szy - nn[:, None] * mz * my[:, None]
-    diag = np.einsum("nii->ni", cxx)
-    good = fit & (diag > 0).all(axis=1)
-    scale = np.sqrt(np.where(good[:, None], diag, 1.0))
-    corr = cxx / (scale[:, :, None] * scale[:, None, :])
-    eig = np.linalg.eigvalsh(np.where(good[:, None, None], corr, np.eye(3)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cond = eig[:, -1] / eig[:, 0]
-        rounding = _EPS * np.sqrt(z.shape[1]) * (cum_sq / np.where(good[:, None], diag, 1.0))
-        err = cond * rounding.max(axis=1)
-    good &= np.isfinite(err) & (eig[:, 0] > 0) & (err <= _MAX_REL_ERR)
-    if good.any():
-        beta = np.linalg.solve(cxx[good], cxy[good][..., None])[..., 0]
-        zd_s = zd[good] - cz[rows[good]]
-        out[good] = cy[rows[good]] + my[good] + np.einsum(
-            "nj,nj->n", zd_s - mz[good], beta)
+    m = [s[1 + i] / nn for i in range(3)]
+    my = s[4] / nn
+    q = {pair: s[5 + k] for k, pair in enumerate(_PAIRS)}
+    cov = {(i, j): q[(i, j)] - nn * m[i] * m[j] for i, j in _PAIRS}
+    cxy = [s[11 + i] - nn * m[i] * my for i in range(3)]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        good = fit & (cov[(0, 0)] > 0) & (cov[(1, 1)] > 0) & (cov[(2, 2)] > 0)
+        sd = [np.sqrt(np.where(good, cov[(i, i)], 1.0)) for i in range(3)]
+        a01 = cov[(0, 1)] / (sd[0] * sd[1])
+        a02 = cov[(0, 2)] / (sd[0] * sd[2])
+        a12 = cov[(1, 2)] / (sd[1] * sd[2])
+        c00, c11, c22 = 1.0 - a12 * a12, 1.0 - a02 * a02, 1.0 - a01 * a01
+        c01, c02, c12 = a02 * a12 - a01, a01 * a12 - a02, a01 * a02 - a12
+        det = c00 + a01 * c01 + a02 * c02
+        b01, b02, b12 = np.abs(a01), np.abs(a02), np.abs(a12)
+        norm_a = np.maximum(np.maximum(1 + b01 + b02, 1 + b01 + b12), 1 + b02 + b12)
+        e00, e11, e22 = np.abs(c00), np.abs(c11), np.abs(c22)
+        e01, e02, e12 = np.abs(c01), np.abs(c02), np.abs(c12)
+        norm_adj = np.maximum(np.maximum(e00 + e01 + e02, e01 + e11 + e12), e02 + e12 + e22)
+        cond = norm_a * norm_adj / np.abs(det)
+        rel = np.maximum(np.maximum(rscale[0] / sd[0] ** 2, rscale[1] / sd[1] ** 2),
+                         rscale[2] / sd[2] ** 2)
+        err = cond * (_EPS * np.sqrt(FIT_WINDOW) * rel + 16 * _EPS)
+        good &= (det > 0) & (c22 > 0) & np.isfinite(err) & (err <= _MAX_REL_ERR)
+        g0, g1, g2 = (cxy[i] / sd[i] for i in range(3))
+        beta0 = (c00 * g0 + c01 * g1 + c02 * g2) / det / sd[0]
+        beta1 = (c01 * g0 + c11 * g1 + c12 * g2) / det / sd[1]
+        beta2 = (c02 * g0 + c12 * g1 + c22 * g2) / det / sd[2]
+        yhat = (cy[rows] + my + (zd[0] - m[0]) * beta0 + (zd[1] - m[1]) * beta1
+                + (zd[2] - m[2]) * beta2)
+    out[good] = yhat[good]
     exact = fit & ~good
     if exact.any():
-        x_d = np.concatenate([np.ones((exact.sum(), 1)), zd[exact]], axis=1)
-        out[exact] = _exact_fit(z, y, rows[exact], last[exact], x_d)
+        x_d = np.concatenate([np.ones((exact.sum(), 1)), z[:, rows[exact], ends[exact]].T],
+                             axis=1)
+        out[exact] = _exact_fit(np.moveaxis(z, 0, -1), y, rows[exact], last[exact], x_d)
     return out
 
 
@@ -159,12 +191,24 @@ def har_forecasts(returns: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     """
     rows, ends = target_positions(returns, targets)
     mat = entity_matrix(returns)
-    # Only the portfolios with targets are featurized.
-    used, inverse = np.unique(rows, return_inverse=True)
-    z, rv = har_features(mat[used])
     out = {"portfolio_id": targets["portfolio_id"].to_numpy(),
            "snapshot_date": targets["snapshot_date"].to_numpy()}
+    yhat = {h: np.full(len(rows), np.nan) for h in HORIZONS}
+    # Blocks of portfolios keep the (P, T, 14) work arrays small (cache- and
+    # page-fault-friendly); only the portfolios with targets are featurized.
+    used = np.unique(rows)
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], used)
+    per_block = max(1, _BLOCK_CELLS // (mat.shape[1] * 14))
+    for b0 in range(0, len(used), per_block):
+        block = used[b0:b0 + per_block]
+        lo = bounds[b0]
+        hi = bounds[b0 + per_block] if b0 + per_block < len(used) else len(rows)
+        sel = order[lo:hi]
+        local = np.searchsorted(block, rows[sel])
+        z, rv = har_features(mat[block])
+        for h in HORIZONS:
+            yhat[h][sel] = _forecast(z, rv, local, ends[sel], h)
     for h in HORIZONS:
-        yhat = _forecast(z, rv, inverse, ends, h)
-        out[f"har_vol_{h}d"] = np.sqrt(252.0 * np.maximum(yhat, 0.0))
+        out[f"har_vol_{h}d"] = np.sqrt(252.0 * np.maximum(yhat[h], 0.0))
     return pd.DataFrame(out)
