@@ -2,7 +2,7 @@
 
 GARCH(1,1) portfolio returns and factor-model symbol returns (~3 % missing), books of
 ``positions`` risk symbols per portfolio drawn from ``symbols`` (~15 % shorts, a few
-zero-MV positions), held across the target sessions. Not imported by the package.
+zero-MV positions); integer portfolio ids, datetime64 sessions, held across the target sessions. Not imported by the package.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ FACTORS = ["market_beta", "ir_beta", "value", "growth", "momentum", "quality", "
            "low_vol"]
 
 
+def sessions(n: int) -> pd.DatetimeIndex:
+    """Business days standing in for consecutive NYSE sessions."""
+    return pd.bdate_range("2021-01-04", periods=n)
+
+
 def portfolio_returns(n_portfolios: int, n_sessions: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n_sessions, n_portfolios))
@@ -25,7 +30,7 @@ def portfolio_returns(n_portfolios: int, n_sessions: int, seed: int) -> pd.DataF
         s2 = 2e-6 + 0.08 * r[t] ** 2 + 0.9 * s2
     r[rng.random(r.shape) < 0.01] = np.nan
     r[0] = np.nan
-    return pd.DataFrame(r, columns=[f"PF{i:04d}" for i in range(n_portfolios)])
+    return pd.DataFrame(r, columns=np.arange(n_portfolios), index=sessions(n_sessions))
 
 
 def symbol_returns(n_symbols: int, n_sessions: int, seed: int) -> pd.DataFrame:
@@ -38,7 +43,7 @@ def symbol_returns(n_symbols: int, n_sessions: int, seed: int) -> pd.DataFrame:
     x[rng.random(x.shape) < 0.01] = np.nan
     y[rng.random(y.shape) < 0.03] = np.nan
     cols = ETFS + [f"SYM{i:04d}" for i in range(n_symbols)]
-    return pd.DataFrame(np.hstack([x, y]), columns=cols)
+    return pd.DataFrame(np.hstack([x, y]), columns=cols, index=sessions(n_sessions))
 
 
 def book(n_portfolios: int, n_positions: int, symbols: list[str], sessions,
@@ -56,8 +61,7 @@ def book(n_portfolios: int, n_positions: int, symbols: list[str], sessions,
     mv = mv0[:, None, :] * drift[None, :, None]  # (P, S, K)
     pid = np.arange(n_portfolios * n_positions).reshape(n_portfolios, n_positions)
     positions = pd.DataFrame({
-        "portfolio_id": np.repeat([f"PF{i:04d}" for i in range(n_portfolios)],
-                                  n_s * n_positions),
+        "portfolio_id": np.repeat(np.arange(n_portfolios), n_s * n_positions),
         "snapshot_date": np.tile(np.repeat(sessions, n_positions), n_portfolios),
         "position_id": np.broadcast_to(pid[:, None, :], mv.shape).reshape(-1),
         "risk_symbol": np.asarray(symbols, dtype=object)[
