@@ -80,9 +80,9 @@ def window_sums(buf: np.ndarray, t: int, width: int) -> np.ndarray:
 
 
 def _pair_stats(x: np.ndarray, ok: np.ndarray, a: np.ndarray, b: np.ndarray,
-                rms2: np.ndarray, pid: np.ndarray, end: np.ndarray):
-    """(n, ρ, defined) of pair rows: pair ``pid`` of the pair list (a, b), window
-    ending on ``end``."""
+                rms2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, ρ) of each pair (a, b) over the 90 sessions ending on each session (pairs ×
+    sessions; ρ NaN where undefined)."""
     t = x.shape[1]
     buf, f = padded_buffer((6, len(a)), t, CORR_WINDOW)
     both = ok[a] & ok[b]
@@ -92,18 +92,18 @@ def _pair_stats(x: np.ndarray, ok: np.ndarray, a: np.ndarray, b: np.ndarray,
     np.multiply(f[1], f[1], out=f[3])
     np.multiply(f[2], f[2], out=f[4])
     np.multiply(f[1], f[2], out=f[5])
-    mom = window_sums(buf, t, CORR_WINDOW)[:, pid, end]  # (6, rows)
+    mom = window_sums(buf, t, CORR_WINDOW)  # (6, pairs, sessions)
+    # ρ of every pair on every session with contiguous ops, then one gather per row.
     n = np.rint(mom[0])
     nn = np.maximum(n, 1.0)
     va = mom[3] - mom[1] ** 2 / nn
     vb = mom[4] - mom[2] ** 2 / nn
     cov = mom[5] - mom[1] * mom[2] / nn
-    sa, sb = a[pid], b[pid]
-    defined = ((n >= CORR_MIN_OBS) & (va > _ZERO_VAR_REL * n * rms2[sa])
-               & (vb > _ZERO_VAR_REL * n * rms2[sb]))
+    defined = ((n >= CORR_MIN_OBS) & (va > _ZERO_VAR_REL * n * rms2[a][:, None])
+               & (vb > _ZERO_VAR_REL * n * rms2[b][:, None]))
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(defined, np.clip(cov / np.sqrt(va * vb), -1.0, 1.0), np.nan)
-    return n, rho, defined
+    return n, rho
 
 
 def _portfolio_chunks(n_pairs: np.ndarray, n_sessions: int) -> list[tuple[int, int]]:
@@ -188,13 +188,17 @@ def correlations(positions: pd.DataFrame, targets: pd.DataFrame,
         kk = k[p]
         pid = pstart[p - p0] + i * kk - i * (i + 1) // 2 + (j - i - 1)
         grp = mg[first]
-        n, rho, defined = _pair_stats(x, ok, pair_a, pair_b, rms2, pid, g_end[grp] - lo)
+        n_all, rho_all = _pair_stats(x, ok, pair_a, pair_b, rms2)
+        end = g_end[grp] - lo
+        rho = rho_all[pid, end]
+        defined = np.isfinite(rho)
         r0 = np.where(defined, rho, 0.0)
         n_def += np.bincount(grp, weights=defined, minlength=n_groups)
         sum_rho += np.bincount(grp, weights=r0, minlength=n_groups)
         quad += 2.0 * np.bincount(grp, weights=w[first] * w[second] * r0, minlength=n_groups)
         sel = np.flatnonzero(wanted[grp] & defined)
-        listed.append((grp[sel], pair_a[pid[sel]], pair_b[pid[sel]], rho[sel], n[sel]))
+        listed.append((grp[sel], pair_a[pid[sel]], pair_b[pid[sel]], rho[sel],
+                       n_all[pid[sel], end[sel]]))
 
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = np.where(n_def > 0, sum_rho / n_def, np.nan)
