@@ -112,3 +112,16 @@ def test_correlations_in_range(seed):
     avg = summary.avg_pairwise_correlation.dropna()
     assert ((avg >= -1) & (avg <= 1)).all()
     assert (summary.correlation_effective_positions.dropna() > 0).all()
+
+
+def test_correlations_do_not_depend_on_history_before_lookback():
+    returns = symbol_returns(21)
+    positions = make_book(returns, 22, [199])
+    targets = positions[["portfolio_id", "snapshot_date"]].drop_duplicates()
+    full, pairs_full = correlations(positions, targets, returns, matrix_targets=targets)
+    short, pairs_short = correlations(positions, targets, returns.iloc[199 - 89:],
+                                      matrix_targets=targets)
+    cols = ["avg_pairwise_correlation", "correlation_effective_positions"]
+    assert np.allclose(full[cols], short[cols], rtol=1e-12, atol=0, equal_nan=True)
+    assert np.allclose(pairs_full.correlation, pairs_short.correlation, rtol=1e-12, atol=0)
+    assert list(pairs_full.n_obs) == list(pairs_short.n_obs)

@@ -144,3 +144,16 @@ def test_worst_tie_breaks_by_scenario_id():
     _, worst = stress_results(exposures, targets, cov_frame({}), sc)  # covariance undefined
     assert worst.worst_stress_scenario[0] == "a_down"
     assert worst.worst_stress_pnl[0] == -1e5
+
+
+def test_unknown_factor_is_one_clear_error():
+    sc = pd.DataFrame({"scenario_id": ["x"], "factor": ["beta_of_moon"], "shock": [0.1]})
+    targets = pd.DataFrame({"portfolio_id": ["p"], "snapshot_date": [1], "equity": [1.0]})
+    empty = pd.DataFrame(columns=["portfolio_id", "snapshot_date", "factor",
+                                  "dollar_exposure"])
+    try:
+        stress_results(empty, targets, cov_frame({}), sc)
+    except ValueError as exc:
+        assert str(exc) == "stress scenario 'x': unknown factor 'beta_of_moon'"
+    else:
+        raise AssertionError("no error")
