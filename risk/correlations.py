@@ -80,19 +80,37 @@ def window_sums(buf: np.ndarray, t: int, width: int) -> np.ndarray:
 
 
 def _pair_stats(x: np.ndarray, ok: np.ndarray, a: np.ndarray, b: np.ndarray,
-                rms2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, ρ) of each pair (a, b) over the 90 sessions ending on each session (pairs ×
-    sessions; ρ NaN where undefined)."""
+                rms2: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, ρ) of each pair (a, b) over the 90 sessions ending on each of the sorted
+    distinct sessions ``ends`` (pairs × len(ends); ρ NaN where undefined).
+
+    Many ends (a backfill): sliding sums over every session; few (a daily run): each
+    needed window summed directly, which is cheaper than prefix sums over all."""
     t = x.shape[1]
-    buf, f = padded_buffer((6, len(a)), t, CORR_WINDOW)
-    both = ok[a] & ok[b]
-    f[0] = both
-    np.multiply(x[a], both, out=f[1])  # x is 0 where missing
-    np.multiply(x[b], both, out=f[2])
-    np.multiply(f[1], f[1], out=f[3])
-    np.multiply(f[2], f[2], out=f[4])
-    np.multiply(f[1], f[2], out=f[5])
-    mom = window_sums(buf, t, CORR_WINDOW)  # (6, pairs, sessions)
+    direct = len(ends) * CORR_WINDOW <= 2 * (t + 2 * CORR_WINDOW)
+    if direct:  # the windows of the needed ends only, (pairs, ends, 90), zero-padded
+        base = int(ends[0]) - CORR_WINDOW + 1
+        span = int(ends[-1]) - base + 1
+        xs = np.zeros((x.shape[0], span))
+        oks = np.zeros((x.shape[0], span), dtype=bool)
+        xs[:, max(0, -base):] = x[:, max(0, base): ends[-1] + 1]
+        oks[:, max(0, -base):] = ok[:, max(0, base): ends[-1] + 1]
+        cols = (ends - base)[:, None] + np.arange(1 - CORR_WINDOW, 1)  # (E, 90)
+        both = oks[a][:, cols] & oks[b][:, cols]
+        xa, xb = xs[a][:, cols] * both, xs[b][:, cols] * both
+        mom = np.stack([both.sum(axis=-1), xa.sum(axis=-1), xb.sum(axis=-1),
+                        (xa * xa).sum(axis=-1), (xb * xb).sum(axis=-1),
+                        (xa * xb).sum(axis=-1)]).astype(np.float64)
+    else:
+        buf, f = padded_buffer((6, len(a)), t, CORR_WINDOW)
+        both = ok[a] & ok[b]
+        f[0] = both
+        np.multiply(x[a], both, out=f[1])  # x is 0 where missing
+        np.multiply(x[b], both, out=f[2])
+        np.multiply(f[1], f[1], out=f[3])
+        np.multiply(f[2], f[2], out=f[4])
+        np.multiply(f[1], f[2], out=f[5])
+        mom = window_sums(buf, t, CORR_WINDOW)[:, :, ends]  # (6, pairs, ends)
     # ρ of every pair on every session with contiguous ops, then one gather per row.
     n = np.rint(mom[0])
     nn = np.maximum(n, 1.0)
@@ -188,8 +206,10 @@ def correlations(positions: pd.DataFrame, targets: pd.DataFrame,
         kk = k[p]
         pid = pstart[p - p0] + i * kk - i * (i + 1) // 2 + (j - i - 1)
         grp = mg[first]
-        n_all, rho_all = _pair_stats(x, ok, pair_a, pair_b, rms2)
-        end = g_end[grp] - lo
+        g0 = mg[m0]
+        uniq_ends, g_idx = np.unique(g_end[g0:mg[m1 - 1] + 1] - lo, return_inverse=True)
+        end = g_idx[grp - g0]
+        n_all, rho_all = _pair_stats(x, ok, pair_a, pair_b, rms2, uniq_ends)
         rho = rho_all[pid, end]
         defined = np.isfinite(rho)
         r0 = np.where(defined, rho, 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,25 +75,27 @@ def _rel(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-def test_correlations_match_pandas():
+@pytest.mark.parametrize("sessions", [list(range(0, 200, 7)) + [199], [40, 160, 199]],
+                         ids=["sliding-sums", "direct-windows"])
+def test_correlations_match_pandas(sessions):
     returns = symbol_returns(11)
-    sessions = list(range(0, 200, 7)) + [199]
     positions = make_book(returns, 12, sessions)
     targets = positions[["portfolio_id", "snapshot_date"]].drop_duplicates()
     targets = pd.concat([targets, pd.DataFrame({"portfolio_id": ["empty"],
                                                 "snapshot_date": [199]})])
     matrix = targets[targets.snapshot_date >= 150]
+    wanted_pairs = 20 if len(sessions) > 5 else 3
     summary, pairs = correlations(positions, targets, returns, matrix_targets=matrix)
     want, want_pairs = reference(positions, targets, returns)
     worst = 0.0
     for p, d, avg, eff in summary.itertuples(index=False):
         worst = max(worst, _rel(avg, want[(p, d)][0]), _rel(eff, want[(p, d)][1]))
     assert worst <= RTOL
-    assert summary.avg_pairwise_correlation.notna().sum() > 30
-    assert summary.avg_pairwise_correlation.isna().sum() > 5  # window start, singletons
+    assert summary.avg_pairwise_correlation.notna().sum() > len(sessions)
+    assert summary.avg_pairwise_correlation.isna().sum() > 1  # window start, singletons
     assert summary.correlation_effective_positions.isna().iloc[-1]  # no universe
     want_pairs = want_pairs[want_pairs.as_of_date >= 150].reset_index(drop=True)
-    assert len(pairs) == len(want_pairs) > 20
+    assert len(pairs) == len(want_pairs) > wanted_pairs
     for col in ["portfolio_id", "as_of_date", "symbol_a", "symbol_b", "n_obs"]:
         assert list(pairs[col]) == list(want_pairs[col]), col
     assert np.max(np.abs(pairs.correlation - want_pairs.correlation)
