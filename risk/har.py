@@ -28,6 +28,9 @@ from risk._common import chunks, entity_matrix, gather_windows, left_padded, tar
 
 HORIZONS = (1, 21)
 FIT_WINDOW, FIT_MIN_ROWS, REGRESSOR_WINDOW = 252, 60, 22
+# Sessions before d any forecast on d reads: the fit window of h = 21 starts at
+# d − 21 − 251, and its first x_t needs the 21 returns before it.
+LOOKBACK = max(HORIZONS) + FIT_WINDOW - 1 + REGRESSOR_WINDOW - 1
 OUTPUT_COLUMNS = ["portfolio_id", "snapshot_date", "har_vol_1d", "har_vol_21d"]
 _EPS = np.finfo(np.float64).eps
 _BLOCK_CELLS = 600_000  # session × feature cells per block of portfolios (~5 MB arrays)
@@ -186,11 +189,15 @@ def _forecast(z: np.ndarray, rv: np.ndarray, rows: np.ndarray, ends: np.ndarray,
 def har_forecasts(returns: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     """``har_vol_1d`` and ``har_vol_21d`` for every target (portfolio_id, snapshot_date).
 
-    ``returns`` as in ``portfolio_return_stats`` (the frame should start 252 + 21 + 22
-    sessions before the first target for full windows; earlier rows count as missing).
+    ``returns`` as in ``portfolio_return_stats``; full windows need ``LOOKBACK`` (293)
+    sessions before the first target (earlier rows count as missing; rows beyond that
+    are not read).
     """
     rows, ends = target_positions(returns, targets)
     mat = entity_matrix(returns)
+    if len(ends):  # only the sessions some window needs (a daily run needs ~300)
+        first = max(0, int(ends.min()) - LOOKBACK)
+        mat, ends = mat[:, first:int(ends.max()) + 1], ends - first
     out = {"portfolio_id": targets["portfolio_id"].to_numpy(),
            "snapshot_date": targets["snapshot_date"].to_numpy()}
     yhat = {h: np.full(len(rows), np.nan) for h in HORIZONS}

@@ -92,11 +92,11 @@ def test_har_first_defined_session():
 
 def test_har_does_not_depend_on_history_before_lookback():
     """An incremental run passes only the lookback (252 + 21 + 22 sessions before the
-    target): the forecast must equal the one computed on the whole history."""
+    target, `LOOKBACK`): the forecast must equal the one computed on the whole history."""
     returns = har_returns(seed=9)
     targets = pd.DataFrame({"portfolio_id": list(returns.columns), "snapshot_date": 419})
     full = har_forecasts(returns, targets)
-    short = har_forecasts(returns.iloc[419 - 295:], targets)
+    short = har_forecasts(returns.iloc[419 - 293:], targets)
     for col in ["har_vol_1d", "har_vol_21d"]:
         assert np.allclose(full[col], short[col], rtol=1e-12, atol=0, equal_nan=True), col
         assert full[col].notna().sum() >= 4
