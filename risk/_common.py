@@ -75,3 +75,25 @@ def group_of(keys: pd.DataFrame, rows: pd.DataFrame, what: str) -> np.ndarray:
         raise KeyError(f"position of {bad['portfolio_id']!r} on {bad['snapshot_date']!r} "
                        f"has no row in {what}")
     return g.astype(np.int64)
+
+
+def padded_buffer(lead: tuple[int, ...], t: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A zero buffer for ``window_sums`` and its view where the t sessions go."""
+    nb = -(-(t + width) // width) + 1
+    buf = np.zeros((*lead, nb * width))
+    return buf, buf[..., width:width + t]
+
+
+def window_sums(buf: np.ndarray, t: int, width: int) -> np.ndarray:
+    """Sums over the ``width`` sessions ending on each of the t sessions of ``buf`` (from
+    ``padded_buffer``; windows clipped at the start), from prefix sums restarted every
+    ``width`` sessions: a window is the tail of one block plus the head of the next, so
+    the rounding never depends on the history length. Overwrites ``buf``."""
+    *lead, length = buf.shape
+    blocks = buf.reshape(*lead, length // width, width)
+    totals = blocks.sum(axis=-1)
+    incl = np.cumsum(blocks, axis=-1, out=blocks)
+    # Session τ sits at padded k·width + o; its window is block k up to o plus the rest
+    # of block k − 1 after o, stored at flat (k − 1)·width + o = τ.
+    win = incl[..., 1:, :] + (totals[..., :-1, None] - incl[..., :-1, :])
+    return win.reshape(*lead, -1)[..., :t]

@@ -23,7 +23,15 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from risk._common import CHUNK_CELLS, entity_matrix, group_of, positions_of, session_index
+from risk._common import (
+    CHUNK_CELLS,
+    entity_matrix,
+    group_of,
+    padded_buffer,
+    positions_of,
+    session_index,
+    window_sums,
+)
 
 CORR_WINDOW, CORR_MIN_OBS = 90, 30
 EFFECTIVE_MIN_QUAD = 1e-12
@@ -55,28 +63,6 @@ def _pair_rows(member_group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.
     first = np.repeat(np.arange(len(member_group)), reps)
     offset = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
     return first, first + 1 + offset
-
-
-def padded_buffer(lead: tuple[int, ...], t: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A zero buffer for ``window_sums`` and its view where the t sessions go."""
-    nb = -(-(t + width) // width) + 1
-    buf = np.zeros((*lead, nb * width))
-    return buf, buf[..., width:width + t]
-
-
-def window_sums(buf: np.ndarray, t: int, width: int) -> np.ndarray:
-    """Sums over the ``width`` sessions ending on each of the t sessions of ``buf`` (from
-    ``padded_buffer``; windows clipped at the start), from prefix sums restarted every
-    ``width`` sessions: a window is the tail of one block plus the head of the next, so
-    the rounding never depends on the history length. Overwrites ``buf``."""
-    *lead, length = buf.shape
-    blocks = buf.reshape(*lead, length // width, width)
-    totals = blocks.sum(axis=-1)
-    incl = np.cumsum(blocks, axis=-1, out=blocks)
-    # Session τ sits at padded k·width + o; its window is block k up to o plus the rest
-    # of block k − 1 after o, stored at flat (k − 1)·width + o = τ.
-    win = incl[..., 1:, :] + (totals[..., :-1, None] - incl[..., :-1, :])
-    return win.reshape(*lead, -1)[..., :t]
 
 
 def _pair_stats(x: np.ndarray, ok: np.ndarray, a: np.ndarray, b: np.ndarray,

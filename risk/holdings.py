@@ -20,8 +20,10 @@ from risk._common import (
     gather_windows,
     group_of,
     left_padded,
+    padded_buffer,
     positions_of,
     session_index,
+    window_sums,
 )
 
 BACKCAST_WINDOW, POSITION_VOL_MIN_OBS = 63, 30
@@ -41,16 +43,27 @@ def symbol_rows(symbol_returns: pd.DataFrame, positions: pd.DataFrame) -> np.nda
     return idx.astype(np.int64)
 
 
-def _window_vol(win: np.ndarray, min_obs: int) -> np.ndarray:
-    """√252 × sample std of each row's existing values (≥ min_obs, else NaN)."""
-    ok = np.isfinite(win)
-    n = ok.sum(axis=1)
-    x = np.where(ok, win, 0.0)
-    mean = x.sum(axis=1) / np.maximum(n, 1)
-    dev = np.where(ok, win - mean[:, None], 0.0)
+def _symbol_session_vols(mat: np.ndarray, sidx: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Each position's ``realized_vol_63d``, from the 63-session moments of its risk
+    symbol on every session (block-restarted window sums of the symbol's returns
+    shifted by their mean: no cancellation), computed once per symbol."""
+    used = np.zeros(mat.shape[0], dtype=bool)
+    used[sidx] = True
+    sym = np.flatnonzero(used)
+    code = np.cumsum(used) - 1
+    x = mat[sym]
+    ok = np.isfinite(x)
+    cnt = np.maximum(ok.sum(axis=1), 1)
+    xc = np.where(ok, x - np.where(ok, x, 0.0).sum(axis=1, keepdims=True) / cnt[:, None], 0.0)
+    t = x.shape[1]
+    buf, f = padded_buffer((3, len(sym)), t, BACKCAST_WINDOW)
+    f[0], f[1] = ok, xc
+    np.multiply(xc, xc, out=f[2])
+    mom = window_sums(buf, t, BACKCAST_WINDOW)[:, code[sidx], ends]  # (3, positions)
+    n = np.rint(mom[0])
     with np.errstate(invalid="ignore", divide="ignore"):
-        vol = SQRT_252 * np.sqrt((dev * dev).sum(axis=1) / (n - 1))
-    return np.where(n >= min_obs, vol, np.nan)
+        var = (mom[2] - mom[1] ** 2 / n) / (n - 1)
+    return np.where(n >= POSITION_VOL_MIN_OBS, SQRT_252 * np.sqrt(np.maximum(var, 0.0)), np.nan)
 
 
 def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
@@ -81,18 +94,17 @@ def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
         w = mv / eq[g]
     defined = (eq > 0) & (np.bincount(g, weights=(mv != 0), minlength=n_groups) > 0)
 
+    pvol = _symbol_session_vols(mat, sidx, ends)
     hvol = np.full(n_groups, np.nan)
-    pvol = np.full(len(g), np.nan)
     contrib = np.full(len(g), np.nan)
+    padded0 = np.nan_to_num(padded, nan=0.0)  # the back-cast counts a missing return as 0
     bounds = np.searchsorted(g, np.arange(n_groups + 1))  # position range of each group
     per_group = max(1, len(g) // max(1, n_groups)) * BACKCAST_WINDOW
     for part in chunks(n_groups, per_group):
         lo, hi = bounds[part.start], bounds[part.stop]
         if hi == lo:
             continue
-        win = gather_windows(padded, sidx[lo:hi], ends[lo:hi], BACKCAST_WINDOW)
-        pvol[lo:hi] = _window_vol(win, POSITION_VOL_MIN_OBS)
-        r = np.where(np.isfinite(win), win, 0.0)
+        r = gather_windows(padded0, sidx[lo:hi], ends[lo:hi], BACKCAST_WINDOW)
         gl = g[lo:hi] - part.start
         starts = np.flatnonzero(np.r_[True, gl[1:] != gl[:-1]])
         book = np.zeros((part.stop - part.start, BACKCAST_WINDOW))
@@ -100,10 +112,10 @@ def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
             book[gl[starts]] = np.add.reduceat(w[lo:hi, None] * r, starts, axis=0)
         ok = defined[part]
         book_c = book - book.mean(axis=1, keepdims=True)
-        var_p = (book_c * book_c).sum(axis=1) / (BACKCAST_WINDOW - 1)
+        var_p = np.einsum("ij,ij->i", book_c, book_c) / (BACKCAST_WINDOW - 1)
         hvol[part] = np.where(ok, SQRT_252 * np.sqrt(var_p), np.nan)
-        cov = ((r - r.mean(axis=1, keepdims=True)) * book_c[gl]).sum(axis=1) / (
-            BACKCAST_WINDOW - 1)
+        # cov(r_i, r_p) = Σ_t r_i,t (r_p,t − mean r_p) / 62: the centered book sums to 0.
+        cov = np.einsum("ij,ij->i", r, book_c[gl]) / (BACKCAST_WINDOW - 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             c = w[lo:hi] * cov / var_p[gl]
         contrib[lo:hi] = np.where(ok[gl] & (var_p[gl] > 0), c, np.nan)
