@@ -6,17 +6,19 @@ rows t of the 252 sessions ending on d − h where x_t and y_t exist (≥ 60), O
 x, forecast ŷ = x_d·b, vol = √(252 max(ŷ, 0)).
 
 Vectorization: the per-row cross products of the shifted regressors and target are
-accumulated with cumulative sums along the session axis, so every fit window's
-normal equations are two lookups; the slopes come from closed-form (cofactor) inverses of the
-scaled centered 3×3 equations and the intercept from the means (no loop over portfolios,
-sessions or windows).
+accumulated with prefix sums along the session axis that restart every 252 sessions,
+so every fit window's normal equations are two lookups (a window spans at most two
+blocks: rounding does not grow with the history). The slopes come from closed-form
+(cofactor) inverses of the centered 3×3 equations scaled to a correlation matrix, the
+intercept from the means; no loop over portfolios, sessions or windows (only over
+blocks of portfolios, for memory).
 
-Precision guard: values are shifted by each portfolio's mean before the cumulative
-sums, so the window differences do not cancel; an a-priori error estimate
-(cumsum rounding × the centered system's condition number) sends every window that
-could miss 1e-10 (near-singular or degenerate, e.g. a flat or cash book) to an exact
-fallback: a batched SVD of that window's own rows with ``np.linalg.lstsq``'s
-rank cut-off (rcond = eps × max(rows, 4)), i.e. its minimum-norm solution.
+Precision guard: values are shifted by each portfolio's mean first, so the window
+differences do not cancel; an a-priori error estimate (prefix-sum rounding × the
+scaled system's 1-norm condition number) sends every window that could miss 1e-10
+(near-singular or degenerate, e.g. a flat or cash book) to an exact fallback: a
+batched SVD of that window's own rows with ``np.linalg.lstsq``'s rank cut-off
+(rcond = eps × max(rows, 4)), i.e. lstsq's minimum-norm solution.
 """
 
 from __future__ import annotations
