@@ -1,0 +1,99 @@
+"""Shared helpers: session/entity lookup, left-padded window gathers, chunking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+SQRT_252 = float(np.sqrt(252.0))
+KEY = ["portfolio_id", "snapshot_date"]
+CHUNK_CELLS = 4_000_000  # gathered window cells per chunk: bounds memory to ~100 MB
+
+
+def session_index(returns: pd.DataFrame) -> pd.Index:
+    """The returns frame's session axis, checked to be unique and sorted."""
+    index = pd.Index(returns.index)
+    if not (index.is_unique and index.is_monotonic_increasing):
+        raise ValueError("returns index must be unique, sorted sessions")
+    return index
+
+
+def positions_of(index: pd.Index, labels, what: str) -> np.ndarray:
+    """Integer positions of ``labels`` in ``index``; one clear error for an unknown one."""
+    pos = index.get_indexer(pd.Index(labels))
+    if (pos < 0).any():
+        bad = pd.Index(labels)[pos < 0][0]
+        raise KeyError(f"{what} {bad!r} not in the returns frame")
+    return pos.astype(np.int64)
+
+
+def entity_matrix(returns: pd.DataFrame) -> np.ndarray:
+    """(entities, sessions) float64, C-contiguous along sessions."""
+    return np.ascontiguousarray(returns.to_numpy(dtype=np.float64, na_value=np.nan).T)
+
+
+def left_padded(mat: np.ndarray, width: int, fill: float = np.nan) -> np.ndarray:
+    """``mat`` with ``width - 1`` fill columns prepended: window of d = [d, d + width)."""
+    pad = np.full((mat.shape[0], width - 1), fill)
+    return np.concatenate([pad, mat], axis=1)
+
+
+def gather_windows(padded: np.ndarray, rows: np.ndarray, ends: np.ndarray,
+                   width: int) -> np.ndarray:
+    """(N, width) copies of the windows of ``width`` sessions ending on ``ends``."""
+    view = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)
+    return view[rows, ends]
+
+
+def chunks(n: int, cells_per_item: int) -> Iterator[slice]:
+    """Slices over ``n`` items so that one chunk gathers at most ~CHUNK_CELLS cells."""
+    step = max(1, CHUNK_CELLS // max(1, cells_per_item))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def target_positions(returns: pd.DataFrame, targets: pd.DataFrame,
+                     entity_col: str = "portfolio_id",
+                     date_col: str = "snapshot_date") -> tuple[np.ndarray, np.ndarray]:
+    """(entity row, session position) of every target row."""
+    sessions = session_index(returns)
+    rows = positions_of(pd.Index(returns.columns), targets[entity_col], entity_col)
+    ends = positions_of(sessions, targets[date_col], date_col)
+    return rows, ends
+
+
+def group_of(keys: pd.DataFrame, rows: pd.DataFrame, what: str) -> np.ndarray:
+    """Position of each (portfolio_id, snapshot_date) of ``rows`` among ``keys``."""
+    index = pd.MultiIndex.from_frame(keys[KEY])
+    if not index.is_unique:
+        raise ValueError(f"duplicate (portfolio_id, snapshot_date) in {what}")
+    g = index.get_indexer(pd.MultiIndex.from_frame(rows[KEY]))
+    if (g < 0).any():
+        bad = rows.iloc[int(np.flatnonzero(g < 0)[0])]
+        raise KeyError(f"position of {bad['portfolio_id']!r} on {bad['snapshot_date']!r} "
+                       f"has no row in {what}")
+    return g.astype(np.int64)
+
+
+def padded_buffer(lead: tuple[int, ...], t: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A zero buffer for ``window_sums`` and its view where the t sessions go."""
+    nb = -(-(t + width) // width) + 1
+    buf = np.zeros((*lead, nb * width))
+    return buf, buf[..., width:width + t]
+
+
+def window_sums(buf: np.ndarray, t: int, width: int) -> np.ndarray:
+    """Sums over the ``width`` sessions ending on each of the t sessions of ``buf`` (from
+    ``padded_buffer``; windows clipped at the start), from prefix sums restarted every
+    ``width`` sessions: a window is the tail of one block plus the head of the next, so
+    the rounding never depends on the history length. Overwrites ``buf``."""
+    *lead, length = buf.shape
+    blocks = buf.reshape(*lead, length // width, width)
+    totals = blocks.sum(axis=-1)
+    incl = np.cumsum(blocks, axis=-1, out=blocks)
+    # Session τ sits at padded k·width + o; its window is block k up to o plus the rest
+    # of block k − 1 after o, stored at flat (k − 1)·width + o = τ.
+    win = incl[..., 1:, :] + (totals[..., :-1, None] - incl[..., :-1, :])
+    return win.reshape(*lead, -1)[..., :t]
