@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from snapfolio.core.copy import binary_records, copy_in
-from snapfolio.core.sql import sql_text
+from snapfolio.core.sql import run_script
 
 FACTORS = ("market_beta", "ir_beta", "value", "growth", "momentum", "quality", "size", "low_vol")
 PORTFOLIO_STATS = ["realized_vol_21d", "realized_vol_63d", "har_vol_1d", "har_vol_21d",
@@ -32,7 +32,7 @@ def write_results(conn: sa.Connection, portfolio_rows: pd.DataFrame, position_ro
                   scenario_ids: list[str], pairs: pd.DataFrame,
                   matrix_portfolios: list[int]) -> dict[str, int]:
     """Replace the stored risk rows of the work sessions; returns rows written per table."""
-    conn.execute(sql_text(__file__, "create_incoming_risk"))
+    run_script(conn, __file__, "create_incoming_risk")
     _copy(conn, "incoming_portfolio_risk", [
         ("int8", portfolio_rows["portfolio_id"].to_numpy(np.int64)),
         ("date", portfolio_rows["snapshot_date"].to_numpy(np.int64)),
@@ -57,9 +57,9 @@ def write_results(conn: sa.Connection, portfolio_rows: pd.DataFrame, position_ro
         ("int2", (scen_idx.ravel() + 1).astype(np.int16)),
         ("int2", (fac_idx.ravel() + 1).astype(np.int16)),
         ("float8", moves.reshape(-1))])
-    conn.execute(sql_text(__file__, "store_portfolio_risk"))
-    conn.execute(sql_text(__file__, "store_factor_risk"),
-                 {"factors": list(FACTORS), "scenarios": list(scenario_ids)})
+    run_script(conn, __file__, "store_portfolio_risk")
+    run_script(conn, __file__, "store_factor_risk",
+               {"factors": list(FACTORS), "scenarios": list(scenario_ids)})
     _write_pairs(conn, pairs, matrix_portfolios)
     return {"portfolio_risk_stats": len(portfolio_rows), "position_risk_stats": len(position_rows),
             "factor_covariances": len(defined), "stress_factor_moves": int(moves.size),

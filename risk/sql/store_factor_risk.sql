@@ -1,6 +1,6 @@
 -- Replace the factor covariances and the stress scenarios' implied factor moves of
--- the COPY'd sessions (factor / scenario codes are 1-based positions in :factors /
--- :scenarios).
+-- the COPY'd sessions (factor / scenario codes are 1-based positions in the factors /
+-- and scenarios arrays).
 delete from raw.factor_covariances
 where as_of_date in (select distinct i.as_of_date from incoming_factor_covariances as i);
 

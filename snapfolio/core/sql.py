@@ -30,3 +30,18 @@ def load_sql(module_file: str, name: str) -> str:
 def sql_text(module_file: str, name: str) -> sa.TextClause:
     """`load_sql` wrapped for `conn.execute`."""
     return sa.text(load_sql(module_file, name))
+
+
+def run_script(conn: sa.Connection, module_file: str, name: str,
+               params: dict | None = None) -> None:
+    """Run every statement of `sql/<name>.sql` in order (psycopg binds parameters one
+    statement at a time). Statements are separated by a `;` at the end of a line."""
+    for statement in load_sql(module_file, name).split(";\n"):
+        if statement.strip(" \n;") and not _only_comments(statement):
+            used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
+            conn.execute(sa.text(statement), used)
+
+
+def _only_comments(statement: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--")
+               for line in statement.splitlines())

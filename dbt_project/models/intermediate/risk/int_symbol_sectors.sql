@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='ephemeral') }}
 {#- One sector per symbol with a profile, in rising priority: the shipped seed, the
     provider, a manual load (`snapfolio symbols load`). `ETF` when the winning profile
     says is_etf; a symbol with no profile at all is `Unclassified` (where it is used). -#}
