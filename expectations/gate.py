@@ -31,9 +31,9 @@ from expectations.context import (
 )
 from expectations.offline_index import write_offline_index
 from snapfolio.core.database import get_engine, resolve_url
+from snapfolio.core.locks import CHECK_LOCK_KEY, session_lock
 from snapfolio.core.settings import Settings
 
-CHECK_LOCK_KEY = 7_246_003  # pg advisory lock: one checkpoint run (and GX config write) at a time
 LOCK_TIMEOUT_S = 120
 MAX_DETAILS = 50  # offenders spelled out per check; the rest are counted
 
@@ -121,20 +121,17 @@ def _gate_lock(engine: Engine) -> Iterator[None]:
 
     A session advisory lock dies with its connection, so a crashed run cannot leave it held.
     """
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"set lock_timeout = '{LOCK_TIMEOUT_S}s'"))
-        try:
-            conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": CHECK_LOCK_KEY})
-        except sa.exc.OperationalError as exc:
-            raise CheckGateError(
-                f"another data-quality check held the lock for over {LOCK_TIMEOUT_S} s"
-            ) from exc
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": CHECK_LOCK_KEY})
-            conn.commit()
+    try:
+        lock = session_lock(engine, CHECK_LOCK_KEY, timeout_s=LOCK_TIMEOUT_S)
+        lock.__enter__()
+    except sa.exc.OperationalError as exc:
+        raise CheckGateError(
+            f"another data-quality check held the lock for over {LOCK_TIMEOUT_S} s"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def _collect(result: Any, severities: dict[str, Severity]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL, Engine
 
+from flows.dbt_runner import DbtBuildError
 from flows.lifecycle import Run, batch_run
 from flows.phases import checks, dbt_build, factors, onboard, plan, prices, risk
 from flows.progress import ProgressCallback
@@ -116,15 +117,21 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
     for i, end in enumerate(ends or [as_of], start=1):
         final = i == max(len(ends), 1)
         fault_point("dbt", delay_s=1.0)
-        result = timed("dbt", phases.dbt, engine, settings, url, end, ids, data_tests=final,
-                       models_only=i > 1, label=f"{first}..{end}")
-        summary.dbt_rows = dbt_build.sum_rows(summary.dbt_rows, result.rows_affected)
+        run.locks.verify(ids)
+        ids = _build_isolating_failures(
+            lambda scope, label, i=i, end=end, final=final: timed(
+                "dbt", phases.dbt, engine, settings, url, end, scope, data_tests=final,
+                models_only=i > 1, label=label),
+            ids, f"{first}..{end}", summary)
         fault_point(f"chunk:{i}")
         progress.step(f"dbt chunk {i}/{len(ends)} through {end}")
         first = calendar.next_session(end)
+        if not ids:
+            return
 
     progress.step("risk")
     fault_point("risk")
+    run.locks.verify(ids)
     summary.risk = timed("risk", phases.risk, engine, settings, url, ids, as_of)
 
     progress.set("checks")
@@ -134,6 +141,27 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
     for failure in summary.checks.get("warned", []):
         summary.warnings.append(f"data-quality warning: {failure}")
     progress.set("finishing", done=progress.total)
+
+
+def _build_isolating_failures(build: Callable[[list[int], str], Any], ids: list[int],
+                              label: str, summary: BatchSummary) -> list[int]:
+    """Build a chunk for `ids`; when the build fails, retry it on halves of the scope
+    until each failing portfolio is alone, so one portfolio's bad data never stops the
+    book. Returns the ids that built; the culprits land in summary.failed_portfolios
+    (the run ends `failed` naming each; the next run retries them)."""
+    try:
+        result = build(ids, label if len(ids) == len(summary.portfolios) else
+                       f"{label} ({len(ids)} portfolio(s))")
+    except DbtBuildError as exc:
+        if len(ids) == 1:
+            name = next((n for n, i in summary.portfolios.items() if i == ids[0]), str(ids[0]))
+            summary.failed_portfolios[name] = str(exc).splitlines()[0][:500]
+            return []
+        half = len(ids) // 2
+        return (_build_isolating_failures(build, ids[:half], label, summary)
+                + _build_isolating_failures(build, ids[half:], label, summary))
+    summary.dbt_rows = dbt_build.sum_rows(summary.dbt_rows, result.rows_affected)
+    return ids
 
 
 def _timer(timings: dict[str, float]) -> Callable[..., Any]:

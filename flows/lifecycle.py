@@ -53,6 +53,11 @@ def batch_run(engine: Engine, kind: str, scope: dict, as_of: date,
         if summary.checks and summary.checks.get("status") == "failed":
             status = "failed"
             error = "data-quality gate failed: " + "; ".join(summary.checks.get("failed", []))
+        if summary.failed_portfolios:
+            status = "failed"
+            error = "; ".join([f"portfolio {n} failed: {e}"
+                               for n, e in sorted(summary.failed_portfolios.items())]
+                              + ([error] if error else []))
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
         raise
@@ -61,6 +66,12 @@ def batch_run(engine: Engine, kind: str, scope: dict, as_of: date,
         summary.error = error
         final_state = f"current through {as_of}" if status != "failed" else "failed"
         summary.portfolio_states.update({n: final_state for n in summary.portfolios})
+        if summary.failed_portfolios and status == "failed" and not summary.checks.get("failed"):
+            # only the culprits failed; the others are current
+            summary.portfolio_states.update({n: f"current through {as_of}"
+                                             for n in summary.portfolios})
+        summary.portfolio_states.update({n: f"failed: {e}"
+                                         for n, e in summary.failed_portfolios.items()})
         try:
             run_history.finish_run(engine, run_id, status, error_summary=error,
                                    stats=summary.as_stats())

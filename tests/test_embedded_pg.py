@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from snapfolio import embedded_pg
+from snapfolio.core import embedded_pg
 from snapfolio.core.database import normalize_url
 
 OLD_TRUST_OPTIONS = ("-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "

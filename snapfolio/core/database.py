@@ -16,6 +16,10 @@ from snapfolio.core.locks import MIGRATION_LOCK_KEY, xact_lock
 from snapfolio.core.settings import Settings, load_settings
 
 DEFAULT_DATABASE = "snapfolio"
+# libpq TCP keepalives: a lock holder whose peer vanished is noticed within ~1 minute
+# (the server drops the session and with it every advisory lock it held)
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
 
 
 def normalize_url(url: str) -> URL:
@@ -50,7 +54,7 @@ def ensure_database_exists(url: URL) -> None:
 @functools.cache
 def _engine_for(url_str: str) -> Engine:
     engine = sa.create_engine(url_str, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                              connect_args={"options": "-c jit=off"})
+                              connect_args={"options": "-c jit=off", **KEEPALIVES})
     migrate(engine)
     return engine
 

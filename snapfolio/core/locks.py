@@ -43,15 +43,29 @@ def hold_off_dbt_builds(conn: sa.Connection) -> None:
 
 
 @contextmanager
-def session_lock(engine: Engine, key: int) -> Iterator[None]:
-    """Hold an exclusive session advisory lock on a dedicated connection for a block."""
+def session_lock(engine: Engine, key: int, *, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold an exclusive session advisory lock for a block, on a dedicated autocommit
+    connection (never idle in a transaction, so `idle_in_transaction_session_timeout`
+    cannot drop it; TCP keepalives on every connection, see core.database). With
+    `timeout_s`, waiting longer raises sqlalchemy's OperationalError; the timeout is
+    `set local` inside the acquiring transaction, so it never leaks into the pool."""
     with engine.connect() as conn:
-        conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": key})
+        if timeout_s is None:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": key})
+        else:
+            with conn.begin():
+                conn.execute(sa.text(f"set local lock_timeout = '{float(timeout_s):g}s'"))
+                conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": key})
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             yield
         finally:
             conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+
+
+class LockLostError(RuntimeError):
+    """A run's advisory lock is gone (its connection was dropped): stop before writing."""
 
 
 class LockSession:
@@ -78,6 +92,17 @@ class LockSession:
             if ok:
                 self.portfolios.add(pid)
         return acquired, skipped
+
+    def verify(self, portfolio_ids: list[int]) -> None:
+        """Before writing marts: this session still holds every portfolio's lock (a
+        dropped connection would have released them). Raises LockLostError otherwise."""
+        held = set(self._conn.execute(
+            sa.text("select objid::bigint from pg_locks where locktype = 'advisory' and granted "
+                    "and pid = pg_backend_pid() and classid = :c and objsubid = 2"),
+            {"c": PORTFOLIO_LOCK_CLASS}).scalars())
+        lost = sorted(set(portfolio_ids) - held)
+        if lost:
+            raise LockLostError(f"run no longer holds the locks of portfolio(s) {lost}")
 
     def close(self) -> None:
         try:
