@@ -25,7 +25,7 @@ def build_deployments() -> list:
         portfolio_batch.to_deployment(
             name="onboarding",
             parameters={"kind": "onboarding"},
-            description="Onboard a portfolio CSV (csv_path on the server, name, optional equity).",
+            description="Onboard a portfolio CSV (csv_path: a file in the inbox, SNAPFOLIO_INBOX; name; optional equity).",
             tags=["snapfolio", "onboarding"],
         ),
         portfolio_batch.to_deployment(

@@ -16,12 +16,14 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NONE
+from prefect.runtime import deployment
 
 from flows.batch import Phases, execute_batch
 from flows.phases import checks, dbt_build, factors, onboard, prices, risk
 from flows.progress import ProgressCallback
-from flows.request import BatchRequest, OnboardingRequest, absolute_path
+from flows.request import BatchRequest, OnboardingRequest, absolute_path, inbox_file
 from flows.summary import BatchSummary
+from snapfolio.core.settings import load_settings
 
 _TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": True}
 
@@ -68,6 +70,10 @@ def portfolio_batch(
     kind="onboarding" with csv_path and name imports that portfolio first;
     `portfolio_files` (name -> CSV path) onboards several in the same run (the demo).
     """
+    if deployment.id is not None:  # the UI / API: CSVs only from the inbox
+        inbox = load_settings().inbox
+        csv_path = inbox_file(csv_path, inbox) if csv_path else None
+        portfolio_files = {n: inbox_file(p, inbox) for n, p in (portfolio_files or {}).items()}
     onboardings = [OnboardingRequest(absolute_path(path), n, None, replace)
                    for n, path in (portfolio_files or {}).items()]
     if (kind == "onboarding" and not onboardings) or csv_path:

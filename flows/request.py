@@ -40,3 +40,19 @@ class BatchRequest:
 
 def absolute_path(value: str | Path) -> str:
     return str(Path(value).expanduser().resolve())
+
+
+def inbox_file(csv_path: str, inbox: Path) -> str:
+    """A deployment run (the Prefect UI's onboarding) may read CSVs only from the inbox
+    (SNAPFOLIO_INBOX, default $SNAPFOLIO_HOME/inbox): anything else is refused by name,
+    before it is opened, so a UI user cannot make the server read (and echo) other files."""
+    from ingest.input_limits import InputError
+
+    path = Path(csv_path).expanduser()
+    resolved = (inbox / path if not path.is_absolute() else path).resolve()
+    if not resolved.is_relative_to(inbox.resolve()):
+        raise InputError(f"csv_path {str(csv_path)!r} is outside the onboarding inbox "
+                         f"{inbox} (SNAPFOLIO_INBOX): copy the file there")
+    if not resolved.is_file():
+        raise InputError(f"csv_path {str(csv_path)!r}: no such file in the inbox {inbox}")
+    return str(resolved)

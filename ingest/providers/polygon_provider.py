@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 from tenacity.wait import wait_base
 
+from ingest.option_symbols import OPTION_RE
 from ingest.providers.base import FetchResult, ProviderAuthError, empty_prices, normalize_prices
 from ingest.providers.http import HttpCaller, RunGuard, body_snippet, each_until_down
 from ingest.providers.profiles import ProfileResult, make_profile
 from ingest.providers.ratelimit import Clock, Sleep, budget_for
 from ingest.providers.stats import ProviderStats
-from ingest.providers.synthetic import OPTION_RE
 from snapfolio.core import calendar
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
