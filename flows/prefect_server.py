@@ -38,11 +38,18 @@ def _free_port(preferred: int) -> int:
             return int(sock.getsockname()[1])
 
 
+# our packages' loggers are shipped to the Prefect API too: every phase's log lines
+# (scope, requests, rows written, chunk ranges, gate results) show in the run's Logs tab
+EXTRA_LOGGERS = "flows,ingest,factors,risk,expectations"
+
+
 def prefect_env(home: Path) -> dict[str, str]:
     return {
         "PREFECT_HOME": str(home / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "INFO"),
+        "PREFECT_LOGGING_EXTRA_LOGGERS": os.environ.get("PREFECT_LOGGING_EXTRA_LOGGERS",
+                                                        EXTRA_LOGGERS),
     }
 
 
@@ -64,6 +71,8 @@ def ensure_prefect_server(home: Path, port: int | None = None, timeout: float = 
         chosen = _free_port(port or int(os.environ.get("SNAPFOLIO_PREFECT_PORT", DEFAULT_PORT)))
         env = {**os.environ, **prefect_env(home)}
         env.pop("PREFECT_API_URL", None)
+        # the UI must talk to this server's own API, whatever port it got
+        env["PREFECT_UI_API_URL"] = f"http://127.0.0.1:{chosen}/api"
         log = (home / "prefect-server.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",

@@ -106,6 +106,12 @@ def mark_risk_from(conn: sa.Connection, starts: dict[int, date]) -> None:
                      {"ids": list(starts), "d": list(starts.values())})
 
 
+def mark_all_risk(conn: sa.Connection) -> None:
+    """Every stored risk row of every portfolio must be recomputed (the dbt project that
+    defines them changed)."""
+    conn.execute(sql_text(__file__, "mark_all_risk"))
+
+
 def risk_marks(conn: sa.Connection, portfolio_ids: list[int]) -> dict[int, date]:
     return {int(p): d for p, d in conn.execute(sql_text(__file__, "risk_marks_by_portfolio"),
                                                {"ids": portfolio_ids}).all()}

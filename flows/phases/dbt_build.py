@@ -9,6 +9,7 @@ reader ever races a view being swapped.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ from flows.dbt_runner import (
 from ingest import restatements
 from snapfolio.core.locks import DBT_LOCK_KEY, session_lock
 from snapfolio.core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def build_marts(
@@ -54,7 +57,15 @@ def build_marts(
         with engine.begin() as conn:
             restatements.advance_after_build(conn, started, as_of, portfolio_ids)
             if not current:
+                # a changed project (a stress scenario, the TLT duration, a risk model):
+                # every stored risk row may have changed
+                restatements.mark_all_risk(conn)
                 record_full_build(conn, fingerprint)
+        written = {k.split(".")[-1]: v for k, v in result.rows_affected.items()
+                   if k.startswith("model.") and v > 0}
+        log.info("dbt %s for %s portfolio(s): %.1fs, rows %s", label or as_of,
+                 len(portfolio_ids) if portfolio_ids else "all", result.elapsed_s,
+                 ", ".join(f"{k} {v}" for k, v in written.items()) or "none")
         return result
 
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy.engine import Engine
 
 from ingest.price_fetch import fetch_plan
-from ingest.price_plan import plan_prices
+from ingest.price_plan import entry_anchors, plan_prices
 from ingest.price_store import IngestResult, store_prices
 from ingest.providers import provider_stats, served_summary
 from ingest.providers.base import PriceProvider
@@ -39,6 +39,7 @@ def ingest_prices(
     etfs, lookback = factor_etfs(definitions), lookback_sessions(definitions)
     provider = provider or price_provider(settings)
     with engine.connect() as conn:
+        _anchor_synthetic(provider, entry_anchors(conn, portfolio_ids))
         plan = plan_prices(
             conn, portfolio_ids, as_of, factor_symbols=etfs, lookback_sessions=lookback,
             cooloff=timedelta(hours=settings.unavailable_cooloff_hours),
@@ -55,3 +56,12 @@ def ingest_prices(
     if plan.requests:
         log.info("providers served: %s", served_summary(result.provider_stats))
     return result
+
+
+def _anchor_synthetic(provider: PriceProvider, anchors: dict) -> None:
+    """The synthetic provider (alone or in a chain) trades each symbol near its entry
+    price on its entry date, so demo P&L is believable; real providers have no anchors."""
+    for member in getattr(provider, "providers", None) or [provider]:
+        set_anchors = getattr(member, "set_anchors", None)
+        if callable(set_anchors):
+            set_anchors(anchors)

@@ -98,6 +98,16 @@ class SyntheticProvider:
         self.unavailable = frozenset(s.upper() for s in unavailable)
         self.name = "synthetic"
         self._paths: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._anchors: dict[str, tuple[date, float]] = {}
+
+    def set_anchors(self, anchors: dict[str, tuple[date, float]]) -> None:
+        """Anchor each symbol's path so that it trades at the given price on the given
+        date (its first entry in the portfolios in scope): demo P&L is then plausible.
+        Only the level moves (a constant factor), so every return and beta is unchanged."""
+        changed = {s for s, a in anchors.items() if self._anchors.get(s) != a}
+        self._anchors.update(anchors)
+        for sym in changed:
+            self._paths.pop(sym, None)
 
     # ---- fixed grid and latent factors (built once per instance) ----
     @cached_property
@@ -165,6 +175,11 @@ class SyntheticProvider:
             anchor = int(np.searchsorted(self.grid, np.datetime64(ANCHOR, "D")))
             paths *= (p0 / paths[:, anchor])[:, None]
             for k, sym in enumerate(todo):
+                if sym in self._anchors:
+                    day, price = self._anchors[sym]
+                    at = min(int(np.searchsorted(self.grid, np.datetime64(day, "D"))),
+                             len(self.grid) - 1)
+                    paths[k] *= price / paths[k, at]
                 found[sym] = self._paths[sym] = paths[k]
         for s in symbols:
             self._paths.move_to_end(s)
