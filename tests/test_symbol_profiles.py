@@ -245,6 +245,7 @@ OTHER = (
     "Underlying Symbol,Strike Price,Expiration Date,Option Type,Exit Date,Exit Price Per Share\n"
     "AAPL,10,190.00,2024-06-03,PUBLIC,STOCK,,,,,,\n"
     "COST,5,720.00,2024-06-03,PUBLIC,STOCK,,,,,,\n"
+    "NOPRT,50,30.00,2024-07-01,PUBLIC,STOCK,,,,,,\n"
 )
 AS_OF = date(2024, 9, 30)
 
@@ -256,21 +257,21 @@ def expected_sectors(db, manual: dict[str, tuple[str | None, bool]]) -> pd.DataF
         profile = {r["symbol"]: (r["sector"] or None, r["is_etf"] == "true")
                    for r in csv.DictReader(fh)}
     profile.update(manual)
-    values = pd.DataFrame(db.rows(
+    values = db.rows(
         "select v.portfolio_id, v.snapshot_date, v.market_value, p.symbol, "
-        "p.underlying_symbol, p.entry_date, p.exit_date, p.expiration "
-        "from marts.fct_position_values as v join raw.positions as p using (position_id)"))
+        "p.underlying_symbol, p.entry_date, p.exit_date "
+        "from marts.fct_position_values as v join raw.positions as p using (position_id)")
     equity = {(r["portfolio_id"], r["snapshot_date"]): r["equity"] for r in db.rows(
         "select portfolio_id, snapshot_date, equity from marts.fct_portfolio_snapshots")}
     out: dict[tuple, list[float]] = {}
-    for r in values.itertuples():
-        end = r.exit_date or date.max  # the option expires after AS_OF
-        if not (r.entry_date <= r.snapshot_date < end):
+    for r in values:
+        end = r["exit_date"] or date.max  # the option expires after AS_OF
+        if not (r["entry_date"] <= r["snapshot_date"] < end):
             continue
-        sector, etf = profile.get(r.underlying_symbol or r.symbol, (None, False))
+        sector, etf = profile.get(r["underlying_symbol"] or r["symbol"], (None, False))
         name = "ETF" if etf else sector or "Unclassified"
-        acc = out.setdefault((r.portfolio_id, r.snapshot_date, name), [0.0, 0.0])
-        acc[0 if r.market_value > 0 else 1] += float(r.market_value)
+        acc = out.setdefault((r["portfolio_id"], r["snapshot_date"], name), [0.0, 0.0])
+        acc[0 if r["market_value"] > 0 else 1] += float(r["market_value"])
     rows = []
     for (p, d, s), (long, short) in out.items():
         e = float(equity[(p, d)])
@@ -305,9 +306,11 @@ def test_symbols_load_restates_the_holders_sector_rows_every_session(db, setting
                                     provider=SyntheticProvider())
     assert first.status.startswith("completed"), first.error
     assert first.prices["profiles"]["unclassified"] == {
-        "NOPRO": "synthetic supplies no profiles"}
+        "NOPRO": "synthetic supplies no profiles", "NOPRT": "synthetic supplies no profiles"}
     before = mart_sectors(db)
     assert_same(before, expected_sectors(db, {}))
+    assert {"ETF", "Unclassified", "Consumer Discretionary", "Information Technology"} <= set(
+        before.sector)
     tsla = before[(before.portfolio_id == holder.portfolio_id)
                   & (before.sector == "Consumer Discretionary")]
     assert len(tsla) == before[before.portfolio_id == holder.portfolio_id].snapshot_date.nunique()
@@ -317,14 +320,13 @@ def test_symbols_load_restates_the_holders_sector_rows_every_session(db, setting
     result = load_symbol_profiles(db.engine, write(tmp_path, "s.csv", (
         "symbol,sector\nTSLA,Industrials\nNOPRO,Technology\nAAPL,Information Technology\n")))
     assert sorted(result.reclassified) == ["NOPRO", "TSLA"] and result.restated_portfolios == 1
-    marks = db.rows("select portfolio_id, from_date from raw.risk_marks")
-    assert [(m["portfolio_id"], m["from_date"]) for m in marks] == [
-        (holder.portfolio_id, date(2024, 6, 3))]
+    marks = [(m["portfolio_id"], m["from_date"])
+             for m in db.rows("select portfolio_id, from_date from raw.risk_marks")]
 
     second = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF,
                                      provider=SyntheticProvider())
     assert second.status.startswith("completed"), second.error
-    assert second.prices["profiles"]["unclassified"] == {}
+    assert list(second.prices["profiles"]["unclassified"]) == ["NOPRT"]
     after = mart_sectors(db)
     manual = {"TSLA": ("Industrials", False), "NOPRO": ("Information Technology", False)}
     assert_same(after, expected_sectors(db, manual))
@@ -336,4 +338,15 @@ def test_symbols_load_restates_the_holders_sector_rows_every_session(db, setting
     theirs = before.portfolio_id == other.portfolio_id
     assert_same(after[after.portfolio_id == other.portfolio_id].reset_index(drop=True),
                 before[theirs].reset_index(drop=True))
+    # only the holder was marked, from the first entry of its TSLA / NOPRO positions
+    assert marks == [(holder.portfolio_id, date(2024, 6, 3))]
     assert db.scalar("select count(*) from raw.risk_marks") == 0
+
+    # a provider profile that changes a held symbol's class restates the same way
+    fetched = fetch_missing_profiles(db.engine, yfinance(RecordedInfo({"NOPRT": "JPM"})),
+                                     ["NOPRT", "TSLA"])
+    assert fetched.stored == fetched.reclassified == ["NOPRT"]
+    assert fetched.restated_portfolios == 1
+    assert [(m["portfolio_id"], m["from_date"]) for m in db.rows(
+        "select portfolio_id, from_date from raw.risk_marks")] == [
+        (other.portfolio_id, date(2024, 7, 1))]
