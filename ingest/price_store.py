@@ -46,6 +46,7 @@ class IngestResult:
     restated_portfolios: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     provider_stats: dict[str, dict] = field(default_factory=dict)  # per provider of the chain
+    profiles: dict = field(default_factory=dict)  # ingest.symbol_profiles.ProfileFetch stats
 
     def as_stats(self) -> dict:
         return {
@@ -62,6 +63,7 @@ class IngestResult:
             "restated_portfolios": self.restated_portfolios,
             "timings": dict(self.timings),
             "providers": dict(self.provider_stats),
+            "profiles": dict(self.profiles),
         }
 
 

@@ -14,6 +14,7 @@ from ingest.price_store import IngestResult, store_prices
 from ingest.providers import provider_stats, served_summary
 from ingest.providers.base import PriceProvider
 from ingest.providers.registry import provider_from_spec
+from ingest.symbol_profiles import fetch_profiles_for_portfolios
 from snapfolio.core.factor_definitions import factor_etfs, load_definitions, lookback_sessions
 from snapfolio.core.faults import fault_point
 from snapfolio.core.settings import Settings
@@ -52,6 +53,9 @@ def ingest_prices(
                               max_move=settings.max_daily_move,
                               factor_symbols=etfs, lookback_sessions=lookback)
     result.plan = plan
+    result.profiles = fetch_profiles_for_portfolios(  # never raises: profiles never block
+        engine, provider, portfolio_ids,
+        cooloff=timedelta(hours=settings.unavailable_cooloff_hours)).as_stats()
     result.provider_stats = provider_stats(provider)
     if plan.requests:
         log.info("providers served: %s", served_summary(result.provider_stats))

@@ -20,11 +20,13 @@ from rich.text import Text
 
 from snapfolio.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
 from snapfolio.cli.render import cells, console, err_console, print_summary, status_table
+from snapfolio.cli.symbols import symbols_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="snapfolio: per-portfolio daily history, kept current.")
 prices_app = typer.Typer(help="Manual price loads.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+app.add_typer(symbols_app, name="symbols")
 
 
 
