@@ -105,6 +105,11 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
     for r in result.rejected:
         summary.warnings.append(
             f"price rejected: {r.symbol} {r.price_date} {r.close:g} ({r.reason})")
+    unclassified = (result.profiles or {}).get("unclassified") or {}
+    if unclassified:
+        shown = ", ".join(sorted(unclassified)[:20]) + (" …" if len(unclassified) > 20 else "")
+        summary.notes.append(f"{len(unclassified)} symbol(s) without a sector (Unclassified in "
+                             f"sector exposures): {shown}; set them with `snapfolio symbols load`")
 
     progress.step("factors")
     fault_point("factors")

@@ -122,6 +122,8 @@ def summary_markdown(summary: BatchSummary) -> str:
         lines += [f"| {s} | {r} |" for s, r in sorted(summary.unavailable.items())]
     if summary.warnings:
         lines += ["", "Warnings:", *[f"- {w}" for w in summary.warnings]]
+    if summary.notes:
+        lines += ["", "Notes:", *[f"- {n}" for n in summary.notes]]
     if summary.error:
         lines += ["", f"**Error:** {summary.error}"]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ class BatchSummary:
     unavailable: dict[str, str] = field(default_factory=dict)
     onboarded: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # informational, not warnings
     failed_portfolios: dict[str, str] = field(default_factory=dict)  # name -> error
     error: str | None = None
 

@@ -26,6 +26,8 @@ def print_summary(summary: dict, as_json: bool, engine) -> None:
     if as_json:
         print(json.dumps(summary, default=str, indent=2))
         return
+    for note in summary.get("notes", []):
+        err_console.print(f"[dim]note:[/] {escape(str(note))}", highlight=False)
     for warning in summary.get("warnings", []):
         err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
     table = Table(title=f"Portfolios as of {summary['as_of']}")
