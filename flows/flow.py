@@ -22,7 +22,9 @@ from flows.batch import Phases, execute_batch
 from flows.phases import checks, dbt_build, factors, onboard, prices, risk
 from flows.progress import ProgressCallback
 from flows.request import BatchRequest, OnboardingRequest, absolute_path, inbox_file
+from flows.results import portfolio_results
 from flows.summary import BatchSummary
+from snapfolio.core.database import get_engine
 from snapfolio.core.settings import load_settings
 
 _TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": True}
@@ -94,36 +96,67 @@ def portfolio_batch(
             listener(phase, done, total)
 
     summary = execute_batch(request, phases=TASKS, on_progress=on_progress)
-    create_markdown_artifact(summary_markdown(summary), key="batch-summary",
+    results = portfolio_results(get_engine(), sorted(summary.portfolios.values()), summary.as_of)
+    create_markdown_artifact(summary_markdown(summary, results), key="batch-summary",
                              description=f"snapfolio run {summary.run_id}")
     if summary.status == "failed":
         raise BatchFailedError(summary)
     return summary.as_stats()
 
 
-def summary_markdown(summary: BatchSummary) -> str:
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-.!|"})
+
+
+def md(value: object) -> str:
+    """A user string (portfolio name, symbol, reason) as literal markdown text."""
+    return str(value).replace("\n", " ").translate(_MD_SPECIAL)
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def summary_markdown(summary: BatchSummary, results: list[dict] | None = None) -> str:
+    """The run's results artifact: per portfolio its latest numbers and state, then the
+    phases' timings, unavailable symbols, warnings and the error."""
     lines = [f"# snapfolio run `{summary.run_id}`: {summary.status}", "",
-             f"as_of **{summary.as_of}**, kind {summary.kind}", "",
-             "| phase | seconds |", "|---|---:|"]
-    lines += [f"| {k} | {v:.2f} |" for k, v in summary.timings.items()]
-    lines += ["", "| portfolio | id |", "|---|---:|"]
-    lines += [f"| {n} | {i} |" for n, i in sorted(summary.portfolios.items())]
+             f"as_of **{summary.as_of}**, kind {md(summary.kind)}", ""]
+    states = summary.portfolio_states
+    if results:
+        lines += [("| portfolio | equity | daily P&L | vol 63d | VaR 95 | market beta | "
+                  "worst stress | stress P&L | state |"),
+                  "|---|---:|---:|---:|---:|---:|---|---:|---|"]
+        lines += [f"| {md(r['name'])} | {_num(r.get('equity'), ',.2f')} | "
+                  f"{_num(r.get('daily_pnl'), ',.2f')} | {_num(r.get('realized_vol_63d'), '.2%')} | "
+                  f"{_num(r.get('var_95_1d'), '.2%')} | {_num(r.get('market_beta'), '.3f')} | "
+                  f"{md(r.get('worst_stress_scenario') or '')} | "
+                  f"{_num(r.get('worst_stress_pnl'), ',.0f')} | {md(states.get(r['name'], ''))} |"
+                  for r in results]
+    else:
+        lines += ["| portfolio | id | state |", "|---|---:|---|"]
+        lines += [f"| {md(n)} | {i} | {md(states.get(n, ''))} |"
+                  for n, i in sorted(summary.portfolios.items())]
+    lines += ["", "| phase | seconds |", "|---|---:|"]
+    lines += [f"| {md(k)} | {v:.2f} |" for k, v in summary.timings.items()]
     if summary.skipped:
-        lines += ["", "Skipped (held by another run): " + ", ".join(summary.skipped)]
+        lines += ["", "Skipped (held by another run): " + ", ".join(md(n) for n in summary.skipped)]
+    if summary.failed_portfolios:
+        lines += ["", "| failed portfolio | error |", "|---|---|"]
+        lines += [f"| {md(n)} | {md(e)} |" for n, e in sorted(summary.failed_portfolios.items())]
     providers = (summary.prices or {}).get("providers") or {}
     if providers:
         header = "| price provider | symbols served | requests | retries | throttled s | skipped |"
         lines += ["", header, "|---|---:|---:|---:|---:|---|"]
-        lines += [f"| {n} | {c.get('symbols_served', 0)} | {c.get('requests', 0)} | "
+        lines += [f"| {md(n)} | {c.get('symbols_served', 0)} | {c.get('requests', 0)} | "
                   f"{c.get('retries', 0)} | {c.get('throttled_seconds', 0)} | "
-                  f"{c.get('skipped') or ''} |" for n, c in providers.items()]
+                  f"{md(c.get('skipped') or '')} |" for n, c in providers.items()]
     if summary.unavailable:
         lines += ["", "| unavailable symbol | reason |", "|---|---|"]
-        lines += [f"| {s} | {r} |" for s, r in sorted(summary.unavailable.items())]
+        lines += [f"| {md(s)} | {md(r)} |" for s, r in sorted(summary.unavailable.items())]
     if summary.warnings:
-        lines += ["", "Warnings:", *[f"- {w}" for w in summary.warnings]]
+        lines += ["", "Warnings:", *[f"- {md(w)}" for w in summary.warnings]]
     if summary.notes:
-        lines += ["", "Notes:", *[f"- {n}" for n in summary.notes]]
+        lines += ["", "Notes:", *[f"- {md(n)}" for n in summary.notes]]
     if summary.error:
-        lines += ["", f"**Error:** {summary.error}"]
+        lines += ["", f"**Error:** {md(summary.error)}"]
     return "\n".join(lines)

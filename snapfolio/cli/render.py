@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from flows.results import portfolio_results
+
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -20,9 +22,15 @@ def cells(*values: object) -> list[Text]:
     return [Text("" if v is None else str(v)) for v in values]
 
 
-def print_summary(summary: dict, as_json: bool, engine) -> None:
-    from snapfolio.cli.portfolio_summary import snapshot_summary_rows
+def money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
 
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def print_summary(summary: dict, as_json: bool, engine) -> None:
     if as_json:
         print(json.dumps(summary, default=str, indent=2))
         return
@@ -31,14 +39,20 @@ def print_summary(summary: dict, as_json: bool, engine) -> None:
     for warning in summary.get("warnings", []):
         err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
     table = Table(title=f"Portfolios as of {summary['as_of']}")
-    for col in ("portfolio", "sessions", "last complete", "missing", "equity", "cum. P&L", "daily P&L"):
-        table.add_column(col, justify="left" if col == "portfolio" else "right", no_wrap=True)
-    money = lambda v: f"{v:,.2f}" if v is not None else "-"
+    columns = ("portfolio", "sessions", "last complete", "missing", "equity", "cum. P&L",
+               "daily P&L", "vol 63d", "HAR 21d", "VaR 95", "top 3", "state")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("portfolio", "state") else "right",
+                         no_wrap=col != "state")
+    states = summary.get("portfolio_states") or {}
     as_of = date.fromisoformat(str(summary["as_of"]))
-    for row in snapshot_summary_rows(engine, list(summary["portfolios"].values()), as_of):
-        table.add_row(*cells(row["name"], row["sessions"]), str(row["last_complete_date"] or "-"),
-                      str(row["missing_sessions"]), money(row["equity"]),
-                      money(row["cumulative_pnl"]), money(row["daily_pnl"]))
+    for row in portfolio_results(engine, list(summary["portfolios"].values()), as_of):
+        table.add_row(*cells(row["name"], row["sessions"], row["last_complete_date"] or "-",
+                             row["missing_sessions"], money(row.get("equity")),
+                             money(row.get("cumulative_pnl")), money(row.get("daily_pnl")),
+                             pct(row.get("realized_vol_63d")), pct(row.get("har_vol_21d")),
+                             pct(row.get("var_95_1d")), pct(row.get("top_3_weight")),
+                             states.get(row["name"], "")))
     console.print(table)
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in summary["timings"].items())
     console.print(f"run [bold]{escape(str(summary['run_id']))}[/]: "

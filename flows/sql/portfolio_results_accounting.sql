@@ -1,5 +1,5 @@
--- Per portfolio: sessions stored, watermark (last session before the first gap),
--- sessions missing or incomplete through :as_of, and the latest snapshot's figures.
+-- portfolio_results.sql without the risk columns: before the first risk build.
+-- Per portfolio: sessions stored, watermark, sessions missing through :as_of, latest figures.
 with scope as (
     select p.portfolio_id, p.name, min(x.entry_date) as first_entry
     from raw.portfolios as p inner join raw.positions as x on x.portfolio_id = p.portfolio_id
