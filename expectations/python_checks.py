@@ -33,7 +33,7 @@ def covariance_offenders(gathered: dict[str, Any] | None) -> list[dict[str, Any]
         return []
     dates = [str(d) for d in gathered["as_of_dates"]]
     complete = np.asarray(gathered["complete"], dtype=bool)
-    users = list(gathered["users"])
+    used_by = list(gathered["used_by"])
     factors = np.asarray(gathered["factors"], dtype=object).reshape(len(dates), SIZE)
     matrices = np.asarray(gathered["covariances"], dtype=float).reshape(len(dates), SIZE, SIZE)
 
@@ -66,7 +66,7 @@ def covariance_offenders(gathered: dict[str, Any] | None) -> list[dict[str, Any]
             "as_of_date": dates[i],
             "n": 1,
             "smallest_eigenvalue": float(smallest[i]) if complete[i] and finite[i] else None,
-            "detail": f"{users[i]}: factor covariance of {dates[i]} {problem}",
+            "detail": f"{used_by[i]}: factor covariance of {dates[i]} {problem}",
         })
     return offenders
 

@@ -398,7 +398,7 @@ def test_covariance_offenders_tolerances_and_reference() -> None:
         "complete": [True] * 6,
         "covariances": [m.ravel().tolist() for m in mats],
         "factors": [factors] * 6,
-        "users": ["portfolio p"] * 6,
+        "used_by": ["portfolio p"] * 6,
     }
     got = {r["as_of_date"]: r for r in covariance_offenders(gathered)}
 

@@ -39,18 +39,18 @@ problems as (
     select
         portfolio_id,
         portfolio_name,
-        as_of_date,
-        'n_obs < 30',
-        format('%s/%s n_obs %s', symbol_a, symbol_b, n_obs)
+        as_of_date as session_date,
+        'n_obs < 30' as problem,
+        format('%s/%s n_obs %s', symbol_a, symbol_b, n_obs) as bad_value
     from pairs
     where not (n_obs >= 30) or n_obs is null
     union all
     select
         risk.portfolio_id,
-        portfolios.name,
-        risk.snapshot_date,
-        'avg_pairwise_correlation outside [-1, 1]',
-        cast(risk.avg_pairwise_correlation as text)
+        portfolios.name as portfolio_name,
+        risk.snapshot_date as session_date,
+        'avg_pairwise_correlation outside [-1, 1]' as problem,
+        cast(risk.avg_pairwise_correlation as text) as bad_value
     from marts.fct_portfolio_risk as risk
     inner join portfolios on portfolios.portfolio_id = risk.portfolio_id
     cross join scope

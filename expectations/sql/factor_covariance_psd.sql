@@ -43,7 +43,7 @@ matrices as (
         and count(distinct covariances.factor_a) = 8
         and count(distinct covariances.factor_b) = 8
         and array_agg(distinct covariances.factor_a) = array_agg(distinct covariances.factor_b)
-        as complete,
+            as complete,
         -- row-major in the byte order of the factor names
         array_agg(covariances.covariance order by covariances.factor_a, covariances.factor_b)
             as entries,
@@ -77,12 +77,12 @@ final as (
                 when sessions.portfolio_count = 1 then 'portfolio ' || sessions.some_portfolios
                 when sessions.portfolio_count <= 3 then 'portfolios ' || sessions.some_portfolios
                 else format(
-                    'portfolios %s and %s more',
-                    sessions.some_portfolios, sessions.portfolio_count - 3
-                )
+                        'portfolios %s and %s more',
+                        sessions.some_portfolios, sessions.portfolio_count - 3
+                    )
             end
             order by matrices.as_of_date
-        ) as users
+        ) as used_by
     from matrices
     inner join sessions on sessions.as_of_date = matrices.as_of_date
 )

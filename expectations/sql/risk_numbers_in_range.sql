@@ -28,23 +28,24 @@ risk as (
 ),
 
 volatilities as (
-    select risk.portfolio_id, risk.portfolio_name, risk.snapshot_date, vols.measure, vols.value
+    select risk.portfolio_id, risk.portfolio_name, risk.snapshot_date, vols.measure, vols.measured
     from risk
-    cross join lateral (
-        values
-        ('realized_vol_21d', risk.realized_vol_21d),
-        ('realized_vol_63d', risk.realized_vol_63d),
-        ('har_vol_1d', risk.har_vol_1d),
-        ('har_vol_21d', risk.har_vol_21d),
-        ('holdings_vol_63d', risk.holdings_vol_63d)
-    ) as vols (measure, value)
+    cross join
+        lateral (
+            values
+            ('realized_vol_21d', risk.realized_vol_21d),
+            ('realized_vol_63d', risk.realized_vol_63d),
+            ('har_vol_1d', risk.har_vol_1d),
+            ('har_vol_21d', risk.har_vol_21d),
+            ('holdings_vol_63d', risk.holdings_vol_63d)
+        ) as vols (measure, measured)
     union all
     select
         position_risk.portfolio_id,
         portfolios.name,
         position_risk.snapshot_date,
-        'position realized_vol_63d',
-        position_risk.realized_vol_63d
+        'position realized_vol_63d' as measure,
+        position_risk.realized_vol_63d as measured
     from marts.fct_position_risk as position_risk
     inner join portfolios on portfolios.portfolio_id = position_risk.portfolio_id
     cross join scope
@@ -58,13 +59,17 @@ problems as (
         portfolio_name,
         snapshot_date,
         measure || ' < 0 or not finite' as problem,
-        cast(value as text) as bad_value
+        cast(measured as text) as bad_value
     from volatilities
-    where value is not null
-        and not (value >= 0 and value < cast('Infinity' as double precision))
+    where measured is not null
+        and not (measured >= 0 and measured < cast('Infinity' as double precision))
     union all
     select
-        portfolio_id, portfolio_name, snapshot_date, 'hhi outside (0, 10000]', cast(hhi as text)
+        portfolio_id,
+        portfolio_name,
+        snapshot_date,
+        'hhi outside (0, 10000]' as problem,
+        cast(hhi as text) as bad_value
     from risk
     where hhi is not null and not (hhi > 0 and hhi <= 10000 * (1 + 1e-12))
     union all
@@ -72,14 +77,18 @@ problems as (
         portfolio_id,
         portfolio_name,
         snapshot_date,
-        'top_3_weight > top_10_weight',
-        format('%s > %s', top_3_weight, top_10_weight)
+        'top_3_weight > top_10_weight' as problem,
+        format('%s > %s', top_3_weight, top_10_weight) as bad_value
     from risk
     where top_3_weight is not null and top_10_weight is not null
         and not (top_3_weight <= top_10_weight + 1e-9)
     union all
     select
-        portfolio_id, portfolio_name, snapshot_date, 'top_10_weight > 1', cast(top_10_weight as text)
+        portfolio_id,
+        portfolio_name,
+        snapshot_date,
+        'top_10_weight > 1' as problem,
+        cast(top_10_weight as text) as bad_value
     from risk
     where top_10_weight is not null and not (top_10_weight <= 1 + 1e-9)
     union all
@@ -87,13 +96,18 @@ problems as (
         portfolio_id,
         portfolio_name,
         snapshot_date,
-        'var_95_1d > cvar_95_1d',
-        format('%s > %s', var_95_1d, cvar_95_1d)
+        'var_95_1d > cvar_95_1d' as problem,
+        format('%s > %s', var_95_1d, cvar_95_1d) as bad_value
     from risk
     where var_95_1d is not null and cvar_95_1d is not null
         and not (var_95_1d <= cvar_95_1d + 1e-12)
     union all
-    select portfolio_id, portfolio_name, snapshot_date, 'drawdown > 0', cast(drawdown as text)
+    select
+        portfolio_id,
+        portfolio_name,
+        snapshot_date,
+        'drawdown > 0' as problem,
+        cast(drawdown as text) as bad_value
     from risk
     where drawdown is not null and not (drawdown <= 1e-12)
     union all
@@ -101,8 +115,8 @@ problems as (
         portfolio_id,
         portfolio_name,
         snapshot_date,
-        'max_drawdown > drawdown',
-        format('%s > %s', max_drawdown, drawdown)
+        'max_drawdown > drawdown' as problem,
+        format('%s > %s', max_drawdown, drawdown) as bad_value
     from risk
     where max_drawdown is not null and drawdown is not null
         and not (max_drawdown <= drawdown + 1e-12)
