@@ -30,6 +30,9 @@ class Check:
     name: str
     suite: str  # the GX expectation suite it belongs to
     description: str
+    # True: the SQL only gathers data, and the check's Python side (python_checks.py,
+    # a GX expectation too) computes the offending rows: for what SQL cannot (eigenvalues)
+    python: bool = False
 
     @property
     def sql(self) -> str:
@@ -63,6 +66,54 @@ CHECKS: tuple[Check, ...] = (
         MARTS_SUITE,
         "equity = initial_equity + cumulative_pnl and cash = equity - net_exposure, "
         "within 1e-6 relative.",
+    ),
+    Check(
+        "every_snapshot_has_risk",
+        MARTS_SUITE,
+        "Every snapshot in scope has its row in marts.fct_portfolio_risk.",
+    ),
+    Check(
+        "every_open_position_has_position_risk",
+        MARTS_SUITE,
+        "Every position open on a session in scope (raw.positions: entry <= d < effective "
+        "exit) has its row in marts.fct_position_risk.",
+    ),
+    Check(
+        "sector_gross_equals_snapshot_gross",
+        MARTS_SUITE,
+        "The sector gross exposures of a snapshot sum to its gross_exposure, within 1e-6 "
+        "relative.",
+    ),
+    Check(
+        "risk_contributions_sum_to_one",
+        MARTS_SUITE,
+        "Where holdings_vol_63d is defined and > 0, the positions' risk contributions sum to "
+        "1 within 1e-6, none null.",
+    ),
+    Check(
+        "risk_numbers_in_range",
+        MARTS_SUITE,
+        "Volatilities >= 0 and finite; 0 < hhi <= 10000; top_3_weight <= top_10_weight <= 1; "
+        "var_95_1d <= cvar_95_1d; max_drawdown <= drawdown <= 0.",
+    ),
+    Check(
+        "every_active_scenario_has_a_result",
+        MARTS_SUITE,
+        "Every active stress scenario has a row in marts.fct_portfolio_stress_results on "
+        "every snapshot in scope.",
+    ),
+    Check(
+        "correlations_within_bounds",
+        MARTS_SUITE,
+        "Pairwise correlations within [-1, 1] with n_obs >= 30; avg_pairwise_correlation "
+        "within [-1, 1].",
+    ),
+    Check(
+        "factor_covariance_psd",
+        MARTS_SUITE,
+        "Each session's 8 x 8 factor covariance is complete, finite, symmetric (1e-12 "
+        "relative) and positive semi-definite (smallest eigenvalue >= -1e-12; numpy).",
+        python=True,
     ),
     Check(
         "prices_positive",

@@ -128,6 +128,8 @@ def ensure_checkpoint(
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
+    from expectations.python_checks import PYTHON_EXPECTATIONS  # imports GX
+
     batch_definition = _ensure_scope_batch(ctx, scope_sql)
     validation_definitions = []
     for suite_name in dict.fromkeys(check.suite for check in CHECKS):
@@ -136,8 +138,12 @@ def ensure_checkpoint(
             meta={"notes": "snapfolio post-run gate; SQL in expectations/sql/<check>.sql"},
         )
         for check in (c for c in CHECKS if c.suite == suite_name):
+            expectation = (
+                PYTHON_EXPECTATIONS[check.name] if check.python
+                else gx.expectations.UnexpectedRowsExpectation
+            )
             suite.add_expectation(
-                gx.expectations.UnexpectedRowsExpectation(
+                expectation(
                     unexpected_rows_query=check.sql,
                     description=f"{check.name}: {check.description}",
                     severity=GX_SEVERITY[severities[check.name]],  # type: ignore[arg-type]
