@@ -2,7 +2,10 @@
 -- Every stored close is a positive finite number, and so is adj_close when present: a
 -- zero or negative price would silently value positions at nothing. (NaN passes
 -- PostgreSQL's "close > 0" check constraint, so it is tested here.)
--- One row per symbol, with the portfolios that hold it.
+-- Scoped to the run: the symbols the portfolios in scope hold (an option's underlying
+-- too) and the factor ETFs (every beta uses them), so one bad price row flags the
+-- portfolios that hold it, not every run of the book. `snapfolio check` (no portfolio
+-- scope) reads every held symbol. One row per symbol, with the portfolios that hold it.
 with scope as not materialized (
     -- the alias is GX's contract (expectations/checks.py), not used here
     select * from {batch} as run_scope  -- noqa: AL05
@@ -29,7 +32,14 @@ holders as (
         where underlying_symbol is not null
     ) as positions
     inner join raw.portfolios as portfolios on portfolios.portfolio_id = positions.portfolio_id
+    cross join scope
+    where scope.portfolio_ids is null or portfolios.portfolio_id = any(scope.portfolio_ids)
     group by positions.symbol_held
+),
+
+factor_etfs as (
+    select distinct regexp_split_to_table(definitions.regressors, '[ -]+') as symbol
+    from raw_seeds.factor_definitions as definitions
 ),
 
 final as (
@@ -43,6 +53,9 @@ final as (
         holders.portfolios
     from bad_prices
     left join holders on holders.symbol = bad_prices.symbol
+    where
+        holders.symbol is not null
+        or bad_prices.symbol in (select factor_etfs.symbol from factor_etfs)
     group by bad_prices.symbol, holders.portfolios
 )
 

@@ -77,7 +77,7 @@ left join marts.fct_portfolio_risk as risk
     on risk.portfolio_id = latest.portfolio_id and risk.snapshot_date = latest.snapshot_date
 left join marts.fct_portfolio_factor_exposures as beta
     on
-        beta.portfolio_id = latest.portfolio_id
-        and beta.snapshot_date = latest.snapshot_date
-        and beta.factor = 'market_beta'
+    beta.portfolio_id = latest.portfolio_id
+    and beta.snapshot_date = latest.snapshot_date
+    and beta.factor = 'market_beta'
 order by scope.name
