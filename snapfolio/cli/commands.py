@@ -223,22 +223,24 @@ def server() -> None:
 
 @app.command()
 def export(
-    kind: Annotated[str, typer.Argument(help="snapshots | positions | exposures")],
+    kind: Annotated[str, typer.Argument(help="snapshots | positions | exposures | risk | position-risk | sectors | stress | correlations")],
     portfolio: Annotated[str, typer.Option("--portfolio", help="Portfolio name.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout); replaced only when complete.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="correlations only: the matrix of the last stored session on or before this date (computed on demand).")] = None,
 ) -> None:
-    """Export one portfolio's rows as CSV with the contract columns."""
+    """Export one portfolio's rows as CSV with the contract columns (sorted by date, then key)."""
     from flows.phases.plan import resolve_portfolios
-    from snapfolio.cli.exports import export_csv
+    from snapfolio.cli.exports import check_request, export_csv, export_file
 
+    check_request(kind, as_of)  # kind and --as-of use: exit 2 before anything is opened
+    as_of_date = _parse_date(as_of, "--as-of")
     _, _, engine = _context()
     portfolio_id = resolve_portfolios(engine, [portfolio])[portfolio]
     with engine.connect() as conn:
         if out is None:
-            export_csv(conn, kind, portfolio_id, sys.stdout)
+            export_csv(conn, kind, portfolio_id, sys.stdout, as_of_date, portfolio)
         else:
-            with out.open("w", newline="") as fh:
-                n = export_csv(conn, kind, portfolio_id, fh)
+            n = export_file(conn, kind, portfolio_id, out, as_of_date, portfolio)
             err_console.print(Text(f"wrote {n} rows to {out}"))
 
 
