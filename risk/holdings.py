@@ -72,7 +72,8 @@ def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
 
     ``positions``: the positions open on each target session — ``portfolio_id``,
     ``snapshot_date``, ``position_id``, ``risk_symbol`` (underlying for an option),
-    ``market_value`` and optionally ``available`` (False: the symbol has no returns).
+    ``market_value`` and optionally ``available`` (False: the symbol has no returns)
+    and ``symbol`` (passed through). Rows come out sorted by (portfolio, d) group.
     ``equity``: ``portfolio_id``, ``snapshot_date``, ``equity``; one output row each.
     ``symbol_returns``: wide symbol returns (index = sessions, columns = symbols) with
     at least 62 sessions of lookback before the first target.
@@ -128,4 +129,6 @@ def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
                              "position_id": pos["position_id"].to_numpy(),
                              "snapshot_date": pos["snapshot_date"].to_numpy(),
                              "realized_vol_63d": pvol, "risk_contribution": contrib})
+    if "symbol" in pos:  # the position's own symbol, passed through for the mart
+        position.insert(3, "symbol", pos["symbol"].to_numpy())
     return portfolio, position

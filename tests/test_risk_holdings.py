@@ -31,7 +31,8 @@ def book(returns: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     pos, eq = [], []
     pid = 0
     for p in range(4):
-        for d in returns.index[-40:]:
+        days = list(returns.index[-40:]) + ([returns.index[20]] if p == 3 else [])
+        for d in days:  # pf3 also on session 20: a window clipped at the frame start
             k = rng.integers(1, 8)
             for s in rng.choice(syms, size=k):
                 mv = rng.normal(1e4, 2e4)
