@@ -20,12 +20,19 @@ def session_index(returns: pd.DataFrame) -> pd.Index:
     return index
 
 
+def show(label) -> str:
+    """A key for an error message: strings quoted, dates and numbers plain."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    return repr(label) if isinstance(label, str) else str(label)
+
+
 def positions_of(index: pd.Index, labels, what: str) -> np.ndarray:
     """Integer positions of ``labels`` in ``index``; one clear error for an unknown one."""
     pos = index.get_indexer(pd.Index(labels))
     if (pos < 0).any():
         bad = pd.Index(labels)[pos < 0][0]
-        raise KeyError(f"{what} {bad!r} not in the returns frame")
+        raise KeyError(f"{what} {show(bad)} not in the returns frame")
     return pos.astype(np.int64)
 
 
@@ -72,8 +79,8 @@ def group_of(keys: pd.DataFrame, rows: pd.DataFrame, what: str) -> np.ndarray:
     g = index.get_indexer(pd.MultiIndex.from_frame(rows[KEY]))
     if (g < 0).any():
         bad = rows.iloc[int(np.flatnonzero(g < 0)[0])]
-        raise KeyError(f"position of {bad['portfolio_id']!r} on {bad['snapshot_date']!r} "
-                       f"has no row in {what}")
+        raise KeyError(f"row of portfolio {show(bad['portfolio_id'])} on "
+                       f"{show(bad['snapshot_date'])} has no row in {what}")
     return g.astype(np.int64)
 
 
