@@ -79,15 +79,17 @@ def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
     at least 62 sessions of lookback before the first target.
     """
     sessions = session_index(symbol_returns)
-    mat = entity_matrix(symbol_returns)
-    mat = np.vstack([mat, np.full((1, mat.shape[1]), np.nan)])  # unavailable symbol
-    padded = left_padded(mat, BACKCAST_WINDOW)
-
     g = group_of(equity, positions, "equity")
     order = np.argsort(g, kind="stable")
     g = g[order]
     sidx = symbol_rows(symbol_returns, positions)[order]
     ends = positions_of(sessions, positions["snapshot_date"].to_numpy()[order], "snapshot_date")
+    mat = entity_matrix(symbol_returns)
+    if len(ends):  # only the sessions a window needs: a daily run reads 63, not the history
+        first = max(0, int(ends.min()) - BACKCAST_WINDOW + 1)
+        mat, ends = mat[:, first:int(ends.max()) + 1], ends - first
+    mat = np.vstack([mat, np.full((1, mat.shape[1]), np.nan)])  # unavailable symbol
+    padded = left_padded(mat, BACKCAST_WINDOW)
     mv = positions["market_value"].to_numpy(dtype=np.float64)[order]
     eq = equity["equity"].to_numpy(dtype=np.float64)
     n_groups = len(eq)
