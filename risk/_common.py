@@ -9,7 +9,7 @@ import pandas as pd
 
 SQRT_252 = float(np.sqrt(252.0))
 KEY = ["portfolio_id", "snapshot_date"]
-CHUNK_CELLS = 4_000_000  # gathered window cells per chunk: bounds memory to ~100 MB
+CHUNK_CELLS = 1_000_000  # cells per chunk: ~8 MB work arrays stay cache- and page-friendly
 
 
 def session_index(returns: pd.DataFrame) -> pd.Index:
@@ -20,12 +20,19 @@ def session_index(returns: pd.DataFrame) -> pd.Index:
     return index
 
 
+def show(label) -> str:
+    """A key for an error message: strings quoted, dates and numbers plain."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    return repr(label) if isinstance(label, str) else str(label)
+
+
 def positions_of(index: pd.Index, labels, what: str) -> np.ndarray:
     """Integer positions of ``labels`` in ``index``; one clear error for an unknown one."""
     pos = index.get_indexer(pd.Index(labels))
     if (pos < 0).any():
         bad = pd.Index(labels)[pos < 0][0]
-        raise KeyError(f"{what} {bad!r} not in the returns frame")
+        raise KeyError(f"{what} {show(bad)} not in the returns frame")
     return pos.astype(np.int64)
 
 
@@ -72,28 +79,29 @@ def group_of(keys: pd.DataFrame, rows: pd.DataFrame, what: str) -> np.ndarray:
     g = index.get_indexer(pd.MultiIndex.from_frame(rows[KEY]))
     if (g < 0).any():
         bad = rows.iloc[int(np.flatnonzero(g < 0)[0])]
-        raise KeyError(f"position of {bad['portfolio_id']!r} on {bad['snapshot_date']!r} "
-                       f"has no row in {what}")
+        raise KeyError(f"row of portfolio {show(bad['portfolio_id'])} on "
+                       f"{show(bad['snapshot_date'])} has no row in {what}")
     return g.astype(np.int64)
 
 
 def padded_buffer(lead: tuple[int, ...], t: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A zero buffer for ``window_sums`` and its view where the t sessions go."""
-    nb = -(-(t + width) // width) + 1
+    """A zero buffer for ``window_sums`` (whole blocks of ``width`` sessions) and its
+    view where the t sessions go."""
+    nb = max(1, -(-t // width))
     buf = np.zeros((*lead, nb * width))
-    return buf, buf[..., width:width + t]
+    return buf, buf[..., :t]
 
 
 def window_sums(buf: np.ndarray, t: int, width: int) -> np.ndarray:
     """Sums over the ``width`` sessions ending on each of the t sessions of ``buf`` (from
-    ``padded_buffer``; windows clipped at the start), from prefix sums restarted every
-    ``width`` sessions: a window is the tail of one block plus the head of the next, so
-    the rounding never depends on the history length. Overwrites ``buf``."""
+    ``padded_buffer``; windows clipped at the start), in place, from prefix sums
+    restarted every ``width`` sessions: a window is the head of its block plus the rest
+    of the block before, so the rounding never depends on the history length."""
     *lead, length = buf.shape
     blocks = buf.reshape(*lead, length // width, width)
-    totals = blocks.sum(axis=-1)
-    incl = np.cumsum(blocks, axis=-1, out=blocks)
-    # Session τ sits at padded k·width + o; its window is block k up to o plus the rest
-    # of block k − 1 after o, stored at flat (k − 1)·width + o = τ.
-    win = incl[..., 1:, :] + (totals[..., :-1, None] - incl[..., :-1, :])
-    return win.reshape(*lead, -1)[..., :t]
+    np.cumsum(blocks, axis=-1, out=blocks)  # inclusive prefix within each block
+    # Session k·width + o: block k up to o, plus block k − 1 after o (its total minus
+    # its prefix up to o); block 0 holds the clipped windows already. The right-hand
+    # side is evaluated before the in-place add.
+    blocks[..., 1:, :] += blocks[..., :-1, -1:] - blocks[..., :-1, :]
+    return buf[..., :t]

@@ -98,17 +98,24 @@ def _pair_stats(x: np.ndarray, ok: np.ndarray, a: np.ndarray, b: np.ndarray,
         np.multiply(f[2], f[2], out=f[4])
         np.multiply(f[1], f[2], out=f[5])
         mom = window_sums(buf, t, CORR_WINDOW)[:, :, ends]  # (6, pairs, ends)
-    # ρ of every pair on every session with contiguous ops, then one gather per row.
-    n = np.rint(mom[0])
-    nn = np.maximum(n, 1.0)
-    va = mom[3] - mom[1] ** 2 / nn
-    vb = mom[4] - mom[2] ** 2 / nn
-    cov = mom[5] - mom[1] * mom[2] / nn
-    defined = ((n >= CORR_MIN_OBS) & (va > _ZERO_VAR_REL * n * rms2[a][:, None])
-               & (vb > _ZERO_VAR_REL * n * rms2[b][:, None]))
+    # ρ of every pair on every needed session with contiguous in-place ops, then one
+    # gather per pair row. n is an exact integer (sums of 0/1).
+    n, sa, sb, va, vb, cov = mom
+    inv_n = 1.0 / np.maximum(n, 1.0)
+    sa_n, sb_n = sa * inv_n, sb * inv_n
+    cov -= sa_n * sb  # Σab − Σa Σb / n
+    va -= sa_n * sa  # Σa² − (Σa)² / n
+    vb -= sb_n * sb
+    ok_n = n >= CORR_MIN_OBS
+    ok_n &= va > (_ZERO_VAR_REL * rms2[a])[:, None] * n
+    ok_n &= vb > (_ZERO_VAR_REL * rms2[b])[:, None] * n
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(defined, np.clip(cov / np.sqrt(va * vb), -1.0, 1.0), np.nan)
-    return n, rho
+        va *= vb
+        np.sqrt(va, out=va)
+        cov /= va
+    np.clip(cov, -1.0, 1.0, out=cov)
+    cov[~ok_n] = np.nan
+    return n, cov
 
 
 def _portfolio_chunks(n_pairs: np.ndarray, n_sessions: int) -> list[tuple[int, int]]:
@@ -189,23 +196,30 @@ def correlations(positions: pd.DataFrame, targets: pd.DataFrame,
         g_loc = mg[m0:m1] - mg[m0] if m1 > m0 else mg[m0:m1]
         first, second = _pair_rows(g_loc, int(g_loc.max()) + 1 if m1 > m0 else 0)
         first, second = first + m0, second + m0
-        i, j, p = rank[first], rank[second], mp[first]
-        kk = k[p]
-        pid = pstart[p - p0] + i * kk - i * (i + 1) // 2 + (j - i - 1)
-        grp = mg[first]
         g0 = mg[m0]
         uniq_ends, g_idx = np.unique(g_end[g0:mg[m1 - 1] + 1] - lo, return_inverse=True)
-        end = g_idx[grp - g0]
         n_all, rho_all = _pair_stats(x, ok, pair_a, pair_b, rms2, uniq_ends)
-        rho = rho_all[pid, end]
+        # Pair (i, j) of a portfolio's K symbols is row pstart + i K − i(i+1)/2 + j − i − 1
+        # of the pair list; per member (cheap) the flat (pair, session) cell without j,
+        # so each pair row costs two gathers and an add.
+        ri, pk = rank[m0:m1], k[mp[m0:m1]]
+        row_off = pstart[mp[m0:m1] - p0] + ri * pk - ri * (ri + 1) // 2 - ri - 1
+        n_ends = len(uniq_ends)
+        cell_off = row_off * n_ends + g_idx[mg[m0:m1] - g0]
+        flat = cell_off[first - m0] + rank[second] * n_ends
+        grp = mg[first]
+        rho = rho_all.reshape(-1)[flat]
         defined = np.isfinite(rho)
         r0 = np.where(defined, rho, 0.0)
-        n_def += np.bincount(grp, weights=defined, minlength=n_groups)
-        sum_rho += np.bincount(grp, weights=r0, minlength=n_groups)
-        quad += 2.0 * np.bincount(grp, weights=w[first] * w[second] * r0, minlength=n_groups)
+        gl, ng = grp - g0, int(mg[m1 - 1]) + 1 - g0  # the chunk's groups are contiguous
+        n_def[g0:g0 + ng] += np.bincount(gl, weights=defined, minlength=ng)
+        sum_rho[g0:g0 + ng] += np.bincount(gl, weights=r0, minlength=ng)
+        quad[g0:g0 + ng] += 2.0 * np.bincount(gl, weights=w[first] * w[second] * r0,
+                                              minlength=ng)
         sel = np.flatnonzero(wanted[grp] & defined)
-        listed.append((grp[sel], pair_a[pid[sel]], pair_b[pid[sel]], rho[sel],
-                       n_all[pid[sel], end[sel]]))
+        pid = flat[sel] // n_ends
+        listed.append((grp[sel], pair_a[pid], pair_b[pid], rho[sel],
+                       n_all.reshape(-1)[flat[sel]]))
 
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = np.where(n_def > 0, sum_rho / n_def, np.nan)

@@ -72,21 +72,24 @@ def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
 
     ``positions``: the positions open on each target session — ``portfolio_id``,
     ``snapshot_date``, ``position_id``, ``risk_symbol`` (underlying for an option),
-    ``market_value`` and optionally ``available`` (False: the symbol has no returns).
+    ``market_value`` and optionally ``available`` (False: the symbol has no returns)
+    and ``symbol`` (passed through). Rows come out sorted by (portfolio, d) group.
     ``equity``: ``portfolio_id``, ``snapshot_date``, ``equity``; one output row each.
     ``symbol_returns``: wide symbol returns (index = sessions, columns = symbols) with
     at least 62 sessions of lookback before the first target.
     """
     sessions = session_index(symbol_returns)
-    mat = entity_matrix(symbol_returns)
-    mat = np.vstack([mat, np.full((1, mat.shape[1]), np.nan)])  # unavailable symbol
-    padded = left_padded(mat, BACKCAST_WINDOW)
-
     g = group_of(equity, positions, "equity")
     order = np.argsort(g, kind="stable")
     g = g[order]
     sidx = symbol_rows(symbol_returns, positions)[order]
     ends = positions_of(sessions, positions["snapshot_date"].to_numpy()[order], "snapshot_date")
+    mat = entity_matrix(symbol_returns)
+    if len(ends):  # only the sessions a window needs: a daily run reads 63, not the history
+        first = max(0, int(ends.min()) - BACKCAST_WINDOW + 1)
+        mat, ends = mat[:, first:int(ends.max()) + 1], ends - first
+    mat = np.vstack([mat, np.full((1, mat.shape[1]), np.nan)])  # unavailable symbol
+    padded = left_padded(mat, BACKCAST_WINDOW)
     mv = positions["market_value"].to_numpy(dtype=np.float64)[order]
     eq = equity["equity"].to_numpy(dtype=np.float64)
     n_groups = len(eq)
@@ -128,4 +131,6 @@ def holdings_risk(positions: pd.DataFrame, equity: pd.DataFrame,
                              "position_id": pos["position_id"].to_numpy(),
                              "snapshot_date": pos["snapshot_date"].to_numpy(),
                              "realized_vol_63d": pvol, "risk_contribution": contrib})
+    if "symbol" in pos:  # the position's own symbol, passed through for the mart
+        position.insert(3, "symbol", pos["symbol"].to_numpy())
     return portfolio, position

@@ -74,7 +74,11 @@ def portfolio_return_stats(returns: pd.DataFrame, targets: pd.DataFrame) -> pd.D
     ``targets``: ``portfolio_id``, ``snapshot_date``. Returns ``OUTPUT_COLUMNS``.
     """
     rows, ends = target_positions(returns, targets)
-    padded = left_padded(entity_matrix(returns), VAR_WINDOW)
+    mat = entity_matrix(returns)
+    if len(ends):  # only the 252-session lookback the targets need
+        first = max(0, int(ends.min()) - VAR_WINDOW + 1)
+        mat, ends = mat[:, first:int(ends.max()) + 1], ends - first
+    padded = left_padded(mat, VAR_WINDOW)
     n = len(rows)
     vol21, vol63, var, cvar = (np.full(n, np.nan) for _ in range(4))
     for part in chunks(n, VAR_WINDOW):

@@ -128,3 +128,45 @@ def test_correlations_do_not_depend_on_history_before_lookback():
     assert np.allclose(full[cols], short[cols], rtol=1e-12, atol=0, equal_nan=True)
     assert np.allclose(pairs_full.correlation, pairs_short.correlation, rtol=1e-12, atol=0)
     assert list(pairs_full.n_obs) == list(pairs_short.n_obs)
+
+
+@pytest.mark.parametrize("flat", [0.0013, 0.0007, 1 / 3000, -0.0021, 0.0])
+def test_constant_series_has_no_correlation(flat):
+    """A symbol with a constant return on the window has zero variance: pandas gives
+    NaN, so must we (rounding noise must not turn it into a number)."""
+    rng = np.random.default_rng(5)
+    r = rng.normal(0, 0.01, (160, 3))
+    r[40:, 0] = flat  # constant on every window ending from session 129 on
+    returns = pd.DataFrame(r, columns=["FLAT", "X", "Y"])
+    positions = pd.DataFrame({"portfolio_id": "p", "snapshot_date": [150] * 3 + [159] * 3,
+                              "risk_symbol": ["FLAT", "X", "Y"] * 2, "market_value": 1e4})
+    targets = positions[["portfolio_id", "snapshot_date"]].drop_duplicates()
+    summary, pairs = correlations(positions, targets, returns, matrix_targets=targets)
+    assert np.isnan(returns.iloc[61:151].corr(min_periods=30).loc["FLAT", "X"])
+    assert set(zip(pairs.symbol_a, pairs.symbol_b)) == {("X", "Y")}
+    want = returns.iloc[61:151].corr().loc["X", "Y"]
+    assert abs(summary.avg_pairwise_correlation.iloc[0] - want) <= 1e-10 * abs(want)
+
+
+@pytest.mark.parametrize("universe", [["a2", "c"], ["A", "a2"], ["A", "a2", "c"]])
+def test_flat_symbol_in_mixed_frame_has_no_correlation(universe):
+    """The flat symbol a2 of ``symbol_returns`` (constant since session 100) on either
+    side of a pair (A < a2 < c in byte order): with a session 120 target the frame mixes flat and
+    varying returns, so the centered sums of the flat windows leave rounding noise that
+    only the zero-variance rule removes."""
+    returns = symbol_returns(11)
+    positions = pd.DataFrame({"portfolio_id": "p",
+                              "snapshot_date": np.repeat([120, 195, 199], len(universe)),
+                              "risk_symbol": universe * 3, "market_value": 1e4,
+                              "available": True})
+    targets = positions[["portfolio_id", "snapshot_date"]].drop_duplicates()
+    summary, pairs = correlations(positions, targets, returns, matrix_targets=targets)
+    want, want_pairs = reference(positions, targets, returns)
+    assert list(zip(pairs.as_of_date, pairs.symbol_a, pairs.symbol_b)) == list(
+        zip(want_pairs.as_of_date, want_pairs.symbol_a, want_pairs.symbol_b))
+    flat = (pairs.symbol_a == "a2") | (pairs.symbol_b == "a2")
+    assert not (flat & (pairs.as_of_date > 120)).any()
+    assert (flat & (pairs.as_of_date == 120)).any()
+    assert np.allclose(pairs.correlation, want_pairs.correlation, rtol=1e-10, atol=0)
+    for p, d, avg, eff in summary.itertuples(index=False):
+        assert _rel(avg, want[(p, d)][0]) <= RTOL and _rel(eff, want[(p, d)][1]) <= RTOL

@@ -31,7 +31,8 @@ def book(returns: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     pos, eq = [], []
     pid = 0
     for p in range(4):
-        for d in returns.index[-40:]:
+        days = list(returns.index[-40:]) + ([returns.index[20]] if p == 3 else [])
+        for d in days:  # pf3 also on session 20: a window clipped at the frame start
             k = rng.integers(1, 8)
             for s in rng.choice(syms, size=k):
                 mv = rng.normal(1e4, 2e4)
@@ -123,3 +124,17 @@ def test_contributions_sum_to_one(seed, n_positions):
     port, pos = holdings_risk(positions, equity, returns)
     assert np.isfinite(port.holdings_vol_63d[0]) and port.holdings_vol_63d[0] >= 0
     assert abs(pos.risk_contribution.sum() - 1.0) <= 1e-9
+
+
+def test_holdings_do_not_depend_on_history_before_lookback():
+    returns = symbol_returns(12, 160, seed=8)
+    positions, equity = book(returns, seed=9)
+    d = returns.index[-2]  # (the last session holds the edge cases)
+    positions = positions[positions.snapshot_date == d].reset_index(drop=True)
+    equity = equity[equity.snapshot_date == d].reset_index(drop=True)
+    full = holdings_risk(positions, equity, returns)
+    short = holdings_risk(positions, equity, returns.iloc[-64:])  # 62 sessions before d
+    for a, b in zip(full, short):
+        num = a.select_dtypes("float").columns.drop("market_value", errors="ignore")
+        assert np.allclose(a[num], b[num], rtol=1e-12, atol=1e-15, equal_nan=True)
+    assert full[1].risk_contribution.notna().sum() > 5

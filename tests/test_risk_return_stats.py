@@ -87,3 +87,17 @@ def test_var_small_sample_boundary():
     assert abs(got["var_95_1d"][0] + q) <= 1e-15
     assert abs(got["cvar_95_1d"][0] + vals[vals <= q].mean()) <= 1e-15
     assert np.isnan(got["var_95_1d"][1]) and np.isnan(got["cvar_95_1d"][1])
+
+
+def test_unknown_target_is_one_clear_error():
+    returns = garch_returns(2, 80, seed=1)
+    for targets, msg in [({"portfolio_id": ["pf0"], "snapshot_date": [999]},
+                          "snapshot_date 999 not in the returns frame"),
+                         ({"portfolio_id": ["nope"], "snapshot_date": [150]},
+                          "portfolio_id 'nope' not in the returns frame")]:
+        try:
+            portfolio_return_stats(returns, pd.DataFrame(targets))
+        except KeyError as exc:
+            assert exc.args[0] == msg
+        else:
+            raise AssertionError("no error")
