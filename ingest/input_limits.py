@@ -198,7 +198,8 @@ def validate_as_of(value: date | str | None, option: str = "--as-of") -> date | 
         try:
             value = date.fromisoformat(value)
         except ValueError:
-            raise InputError(f"{option}: {shown(value)} is not a calendar date") from None
+            raise InputError(f"{option}: expected a date YYYY-MM-DD, got {shown(value)} "
+                             "(not a calendar date)") from None
     if isinstance(value, datetime):
         value = value.date()
     last = calendar.last_completed_session()

@@ -81,5 +81,8 @@ def test_early_close_time() -> None:
 
 
 def test_out_of_range_is_a_clear_error() -> None:
+    # the calendar starts in 1990 (issue #16: positions back to 1990-01-02)
     with pytest.raises(ValueError, match="outside the supported NYSE calendar"):
-        cal.sessions_between(date(1990, 1, 1), date(1990, 2, 1))
+        cal.sessions_between(date(1989, 12, 1), date(1990, 2, 1))
+    assert cal.sessions_between(date(1990, 1, 1), date(1990, 1, 3)) == [date(1990, 1, 2),
+                                                                         date(1990, 1, 3)]

@@ -74,22 +74,40 @@ def test_markup_in_names_and_ids_is_printed_literally(db, settings):
 
 
 def test_position_from_1999_is_valued_and_later_runs_still_work(db, settings, tmp_path):
+    """Before: accepted, then every later run of the book failed in the prices phase
+    (the calendar started in 2000). Prices from a file covering 1998-2024."""
+    import numpy as np
+
+    from ingest.providers.csv_file import CsvProvider
+    from snapfolio.core.factor_definitions import factor_etfs, load_definitions
+
     csv_path = tmp_path / "old.csv"
     csv_path.write_text(
         "Symbol,Quantity,Entry Price Per Share,Entry Date\n"
         "AAPL,100,1.25,1999-03-01\nMSFT,10,40,2024-01-02\n")
+    days = calendar.sessions_between(date(1998, 1, 2), date(2024, 4, 1))
+    rng = np.random.default_rng(3)
+    lines = ["symbol,date,close"]
+    for k, symbol in enumerate(["AAPL", "MSFT", *factor_etfs(load_definitions())]):
+        path = (10.0 + k) * np.cumprod(1 + 0.01 * rng.standard_normal(len(days)))
+        lines += [f"{symbol},{d.isoformat()},{p:.6f}" for d, p in zip(days, path, strict=True)]
+    prices = tmp_path / "prices.csv"
+    prices.write_text("\n".join(lines) + "\n")
+    provider = CsvProvider(str(prices))
     batch_helpers.store_file(db.engine, csv_path, "old")
     # 25 years in one chunk: the test is about the calendar, not about chunking
     first = execute_batch(BatchRequest(as_of=date(2024, 3, 28), chunk_sessions=10_000),
-                          settings=settings)
+                          settings=settings, provider=provider)
     assert first.status != "failed", first.error
-    again = execute_batch(BatchRequest(as_of=date(2024, 4, 1)), settings=settings)
+    again = execute_batch(BatchRequest(as_of=date(2024, 4, 1)), settings=settings,
+                          provider=provider)
     assert again.status != "failed", again.error
     first_snapshot = db.scalar("select min(snapshot_date) from marts.fct_portfolio_snapshots")
     assert first_snapshot == date(1999, 3, 1)
-    # before the provider's history the position is valued at its entry price
+    stored = {r["symbol"]: r["close"] for r in db.rows(
+        "select symbol, close from raw.prices where price_date = '1999-03-01'")}
     assert db.scalar("select price from marts.fct_position_values where snapshot_date = "
-                     "'1999-03-01' and symbol = 'AAPL'") == 1.25
+                     "'1999-03-01' and symbol = 'AAPL'") == stored["AAPL"]
 
 
 def test_one_portfolio_failing_its_dbt_chunk_does_not_stop_the_others(db, settings):

@@ -63,7 +63,10 @@ def run_app(app: typer.Typer) -> None:
     except Exception as exc:  # noqa: BLE001 - the CLI promise: one line, never a traceback
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer 0.2x vendors click (typer._click): both kinds of usage error are exit 2
+        if isinstance(exc, click.ClickException) or (
+                hasattr(exc, "show") and type(exc).__name__.endswith(("UsageError",
+                                                                     "BadParameter"))):
             exc.show()
             sys.exit(EXIT_BAD_INPUT)
         first_line = (str(exc).splitlines() or [""])[0]
