@@ -7,7 +7,8 @@ select
     started_at,
     finished_at,
     error_summary,
-    stats -> 'checks' as checks
+    stats -> 'checks' as checks,
+    stats -> 'warnings' as warnings
 from raw.batch_runs
 where
     status <> 'running'
