@@ -211,8 +211,9 @@ def build_figures(data: ReportData) -> list[tuple[str, str, Any]]:
     fig = go.Figure(go.Bar(x=dates, y=pnl, name="daily P&L",
                            marker_color=[COLORS["pos"] if (v or 0) >= 0 else COLORS["neg"]
                                          for v in pnl]))
+    fig.update_traces(marker_line_width=0)
     fig.update_yaxes(tickformat=",.0f")
-    _layout(fig, "Daily P&L")
+    _layout(fig, "Daily P&L", bargap=0)  # ~250 bars: no gaps, or thin bars vanish in print
     figs.append(("pnl", "Daily P&L", fig))
 
     fig = go.Figure()
@@ -243,7 +244,7 @@ def build_figures(data: ReportData) -> list[tuple[str, str, Any]]:
 
         today = f[f["snapshot_date"] == data.session].set_index("factor").reindex(factors)
         fig = make_subplots(rows=1, cols=2, subplot_titles=("beta", "dollar exposure"),
-                            horizontal_spacing=0.14)
+                            shared_yaxes=True, horizontal_spacing=0.06)
         beta = _nullable(today["beta"])
         dollars = _nullable(today["dollar_exposure"])
         fig.add_trace(go.Bar(y=factors, x=beta, orientation="h", name="beta",
