@@ -39,6 +39,11 @@ SPY,100,600.00,2024-11-29,PUBLIC,ETF,,,,,,
 TSLA,-120,340.00,2024-11-29,PUBLIC,STOCK,,,,,,
 GGIPX,2000,25.00,2024-11-29,PRIVATE,PRIVATE_EQUITY,,,,,,
 """
+FRESH = "fresh"  # three sessions by AS_OF: most risk numbers are still NULL
+FRESH_BOOK = BOOK.splitlines()[0] + """
+AAPL,10,230.00,2025-11-25,PUBLIC,STOCK,,,,,,
+XOM,20,118.00,2025-11-25,PUBLIC,STOCK,,,,,,
+"""
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -68,6 +73,9 @@ def book(test_database, tmp_path_factory) -> Book:
     csv = tmp_path_factory.mktemp("report") / "book.csv"
     csv.write_text(BOOK)
     pid = batch_helpers.store_file(db.engine, csv, NAME).portfolio_id
+    fresh = csv.with_name("fresh.csv")
+    fresh.write_text(FRESH_BOOK)
+    batch_helpers.store_file(db.engine, fresh, FRESH)
     summary = batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF)
     assert summary.error is None, summary.error
     return Book(db=db, portfolio_id=pid, home=db.home)
@@ -183,6 +191,9 @@ def test_as_of_reports_the_last_stored_session_and_bad_input_exits_2(book, tmp_p
     assert proc.stdout.strip() == str(out)
     text = out.read_text()
     assert '<strong id="session">2025-11-26</strong>' in text
+    # correlations are stored for the latest session only: said, not drawn
+    assert 'id="chart-correlations"' not in text
+    assert f"stored for the latest session only ({AS_OF})" in text
     equity = book.db.scalar("select equity from marts.fct_portfolio_snapshots where "
                             "portfolio_id = :p and snapshot_date = '2025-11-26'",
                             p=book.portfolio_id)
@@ -204,6 +215,20 @@ def test_as_of_reports_the_last_stored_session_and_bad_input_exits_2(book, tmp_p
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0], proc.stderr
         assert not bad.exists() and list(tmp_path.glob(".report-*")) == []
+
+
+def test_a_young_portfolio_reports_what_is_defined(book, tmp_path) -> None:
+    out = tmp_path / "fresh.html"
+    proc = snapfolio("report", "--portfolio", FRESH, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = re.sub(r">\s+<", "><", out.read_text())
+    sessions = book.db.scalar("select count(*) from marts.fct_portfolio_snapshots s join "
+                              "raw.portfolios p using (portfolio_id) where p.name = :n", n=FRESH)
+    assert sessions == 3  # 2025-11-25, 26 and 28 (27 is Thanksgiving)
+    assert '<div class="k">HAR vol 21d</div><div class="v">—</div>' in text
+    assert '<div class="k">VaR 95 % 1d</div><div class="v">—</div>' in text
+    # symbol returns predate the entry, so the pair's 90-session correlation is defined
+    assert 'id="chart-correlations"' in text and 'id="chart-equity"' in text
 
 
 # ---------------------------------------------------------------- in a browser

@@ -22,7 +22,7 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,6 @@ class ReportData:
     unavailable: list[dict]
     last_run: dict | None
     latest_session: date | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def safe_file_name(name: str) -> str:
