@@ -292,3 +292,25 @@ def prices_load(
                   f"{result.restated_portfolios} portfolio(s) restated on the next run"))
 
 
+
+
+@app.command()
+def report(
+    portfolio: Annotated[str, typer.Option("--portfolio", help="Portfolio name.")],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Report the last stored session on or before this date.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="HTML file (default: $SNAPFOLIO_HOME/reports/NAME-DATE.html).")] = None,
+) -> None:
+    """Write one self-contained HTML report (charts inline, no network needed to view it)."""
+    from flows.phases.plan import resolve_portfolios
+    from snapfolio.cli.report import ReportError, write_report
+
+    as_of_date = _parse_date(as_of, "--as-of")
+    settings, _, engine = _context()
+    portfolio_id = resolve_portfolios(engine, [portfolio])[portfolio]
+    try:
+        path, _ = write_report(engine, settings.home, portfolio, portfolio_id, as_of_date, out)
+    except ReportError as exc:
+        raise CliError(str(exc), EXIT_BAD_INPUT) from None
+    print(path)
