@@ -13,10 +13,14 @@ import pytest
 PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 REPO = PROJECT.parent
 AREAS = {"staging", "intermediate/work_set", "intermediate/accounting", "intermediate/factors",
-         "marts/accounting", "marts/factors"}
+         "intermediate/risk", "marts/accounting", "marts/factors", "marts/risk"}
 # The grain of raw.symbol_factor_betas is its primary key; a data test would re-scan the
 # largest table of the project on every build (see its description).
-GRAIN_BY_CONSTRAINT = {"stg_symbol_factor_betas"}
+GRAIN_BY_CONSTRAINT = {"stg_symbol_factor_betas",
+                       # the risk inputs' grain is their raw table's primary key (0005)
+                       "stg_risk_work", "stg_portfolio_risk_stats", "stg_position_risk_stats",
+                       "stg_factor_covariances", "stg_stress_factor_moves",
+                       "stg_position_correlations", "stg_symbol_profiles"}
 GRAIN_TESTS = {"unique", "unique_combination_of_columns"}
 
 
@@ -53,7 +57,10 @@ def test_models_live_in_their_business_area(manifest):
 def test_mart_names_are_the_contract(manifest):
     marts = {m.name for m in models(manifest) if m.schema == "marts"}
     assert marts == {"fct_position_values", "fct_portfolio_snapshots", "portfolio_watermarks",
-                     "fct_position_factor_exposures", "fct_portfolio_factor_exposures"}
+                     "fct_position_factor_exposures", "fct_portfolio_factor_exposures",
+                     "fct_portfolio_risk", "fct_position_risk", "fct_portfolio_sector_exposures",
+                     "fct_portfolio_stress_results", "fct_factor_covariances",
+                     "fct_position_correlations"}
 
 
 def test_everything_is_described(manifest):
@@ -91,6 +98,9 @@ def test_stale_window_has_one_owner():
         "stale_price_sessions": 5,
         "work_set_rows": "(portfolio_id, snapshot_date) in (select portfolio_id, snapshot_date"
                          " from intermediate.int_portfolio_work_sessions)",
+        "risk_work_rows": "(portfolio_id, snapshot_date) in (select portfolio_id, snapshot_date"
+                          " from raw.risk_work)",
+        "tlt_duration_years": 17,
     }
     users = []
     for path in sorted((PROJECT / "models").rglob("*.sql")):
@@ -104,5 +114,7 @@ def test_stale_window_has_one_owner():
 def test_grain_tests_share_one_where(manifest):
     wheres = {node.config.where for node in manifest.nodes.values()
               if node.resource_type == "test" and node.config.where}
-    assert len(wheres) == 1
-    assert "intermediate.int_portfolio_work_sessions" in wheres.pop()
+    # one where per build: the accounting build's work set, the risk build's work set
+    assert len(wheres) == 2
+    assert {"intermediate.int_portfolio_work_sessions" in w for w in wheres} == {True, False}
+    assert any("raw.risk_work" in w for w in wheres)

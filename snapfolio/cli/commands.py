@@ -52,6 +52,15 @@ def _context():
     return settings, url, get_engine(settings)
 
 
+def _prefect_ui() -> str:
+    import os
+
+    from flows.prefect_server import ui_url
+
+    api = os.environ.get("PREFECT_API_URL")
+    return ui_url(api) if api else "-"
+
+
 def _run_flow(as_json: bool, **params) -> dict:
     """Run the one batch flow (a warm local Prefect server is started/reused) with a live
     progress bar; exit 1 when the run fails."""
@@ -257,7 +266,19 @@ def demo(
     files = {path.stem: str(path) for path in sorted(examples.glob("*.csv"))}
     console.print(f"onboarding {len(files)} example portfolios through the batch flow: "
                   + ", ".join(files), markup=False)
-    _run_flow(False, as_of=as_of_date, kind="onboarding", portfolio_files=files, replace=True)
+    summary = _run_flow(False, as_of=as_of_date, kind="onboarding", portfolio_files=files,
+                        replace=True)
+    from snapfolio.cli.report import write_report
+
+    settings, _, engine = _context()
+    console.print("Reports:")
+    for name, portfolio_id in sorted(summary["portfolios"].items()):
+        path, _ = write_report(engine, settings.home, name, portfolio_id, None, None)
+        console.print(Text(f"  {name}: {path}"))
+    console.print(Text(f"Prefect UI: {_prefect_ui()}  ·  Data Docs: "
+                       f"{(summary.get('checks') or {}).get('data_docs', '-')}"))
+    console.print(Text("Background servers keep running for the next commands; "
+                       "stop them with: .venv/bin/snapfolio stop"))
 
 
 @app.command()
