@@ -10,16 +10,17 @@ column of the six risk marts is compared with tests/reference_risk.py (written f
 DESIGN, no project risk code) read from the raw inputs: same keys, max relative
 difference <= 1e-6, NULL on both sides where undefined.
 
-A separate, function-scoped scenario checks incrementality: a close corrected 30
-sessions before as_of (through `ingest.price_store.write_prices`, as a provider
-correction is stored) changes exactly the rows whose windows contain the changed
-returns, the result equals a from-scratch build of the same data (1e-9), and a deleted
-risk row is refilled by the next run.
+A separate, function-scoped scenario checks incrementality: the closes of a held symbol
+(AAPL, also an option's underlying) and of a factor ETF (SPY) corrected 30 sessions
+before as_of (through `ingest.price_store.write_prices`, as a provider correction is
+stored) change exactly the rows whose windows contain the changed returns (per column:
+21 / 63 sessions; position vol only for AAPL's positions; every later covariance and
+stress row; nothing before the correction), the result equals a from-scratch build of
+the same data (1e-9), and a deleted risk row is refilled by the next run.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 from datetime import date
@@ -53,7 +54,8 @@ SYMBOLS = ["AAPL", "TSLA", "MSFT", "NVDA", "GAPPY", "HOLEY", "IWM", "SPY", "DIS"
 HOLES = [(date(2025, 5, 12), date(2025, 5, 13)), (date(2025, 9, 8), date(2025, 9, 10)),
          (date(2025, 11, 20), date(2025, 11, 21))]
 DIVIDEND = ("MSFT", date(2025, 8, 15), 0.99)  # adj_close = 0.99 close before the ex-date
-CORRECTED = "AAPL"  # the incremental scenario corrects this symbol's close
+# the incremental scenario corrects these closes (a held symbol, a factor ETF) by +4 %
+CORRECTED = ("AAPL", "SPY")
 TOLERANCE = 1e-6
 
 MARTS = {  # mart -> (key columns, reference attribute)
@@ -66,7 +68,8 @@ MARTS = {  # mart -> (key columns, reference attribute)
 }
 
 
-def write_price_file(path: Path, correction: tuple[str, date, float] | None = None) -> None:
+def write_price_file(path: Path, corrections: dict[str, tuple[date, float]] | None = None
+                     ) -> None:
     prices = SyntheticProvider().fetch(SYMBOLS, PRICES_FROM, AS_OF).prices
     keep = pd.Series(True, index=prices.index)
     for lo, hi in HOLES:
@@ -76,9 +79,10 @@ def write_price_file(path: Path, correction: tuple[str, date, float] | None = No
     symbol, ex_date, factor = DIVIDEND
     before = (prices.symbol == symbol) & (prices.price_date < ex_date)
     prices.loc[before, "adj_close"] = prices.loc[before, "close"] * factor
-    if correction is not None:
-        at = (prices.symbol == correction[0]) & (prices.price_date == correction[1])
-        prices.loc[at, ["close", "adj_close"]] = correction[2]
+    for symbol, (day, close) in (corrections or {}).items():
+        at = (prices.symbol == symbol) & (prices.price_date == day)
+        assert at.sum() == 1
+        prices.loc[at, ["close", "adj_close"]] = close
     out = prices.rename(columns={"price_date": "date"})[["symbol", "date", "close", "adj_close"]]
     out.to_csv(path, index=False, float_format="%.17g")
 
@@ -288,13 +292,16 @@ def test_price_correction_restates_exactly_the_windows_and_equals_a_fresh_build(
 
     sessions = calendar.sessions_between(date(2025, 1, 1), AS_OF)
     corrected_on = sessions[-31]  # 30 sessions before as_of
-    old = db.rows("select close::float8 as close, source from raw.prices "
-                  "where symbol = :s and price_date = :d", s=CORRECTED, d=corrected_on)[0]
-    new_close = round(old["close"] * 1.04, 2)
-    with db.engine.begin() as conn:
-        write_prices(conn, pd.DataFrame({"symbol": [CORRECTED], "price_date": [corrected_on],
-                                         "close": [new_close], "adj_close": [new_close],
-                                         "source": [old["source"]]}))
+    stored = {r["symbol"]: r for r in db.rows(
+        "select symbol, close::float8 as close, source from raw.prices "
+        "where symbol = any(:s) and price_date = :d", s=list(CORRECTED), d=corrected_on)}
+    corrected = {s: round(stored[s]["close"] * 1.04, 2) for s in CORRECTED}
+    with db.engine.begin() as conn:  # as a provider correction is stored
+        write_prices(conn, pd.DataFrame({
+            "symbol": list(CORRECTED), "price_date": [corrected_on] * len(CORRECTED),
+            "close": [corrected[s] for s in CORRECTED],
+            "adj_close": [corrected[s] for s in CORRECTED],
+            "source": [stored[s]["source"] for s in CORRECTED]}))
     _build_book(db, prices)
     after = read_marts(db)
 
@@ -322,8 +329,19 @@ def test_price_correction_restates_exactly_the_windows_and_equals_a_fresh_build(
     pos_keys = ["portfolio_id", "snapshot_date", "position_id"]
     moved = _changed(before["fct_position_risk"], after["fct_position_risk"], pos_keys,
                      "realized_vol_63d").merge(after["fct_position_risk"], on=pos_keys)
-    assert set(moved.symbol) == {CORRECTED, "AAPL260116C00220000"}
+    assert set(moved.symbol) == {"AAPL", "AAPL260116C00220000"}
     assert moved.snapshot_date.min() == changed_from
+    # SPY's return is in every later covariance window; AAPL's and SPY's in every later
+    # beta window (exposures, hence the stress P&L)
+    later = {d for d in sessions if d >= changed_from}
+    cov_keys = ["as_of_date", "factor_a", "factor_b"]
+    assert set(_changed(before["fct_factor_covariances"], after["fct_factor_covariances"],
+                        cov_keys, "covariance").as_of_date) == later
+    stress_keys = ["portfolio_id", "snapshot_date", "scenario_id"]
+    for column in ("direct_pnl", "correlated_pnl"):
+        assert set(_changed(before["fct_portfolio_stress_results"],
+                            after["fct_portfolio_stress_results"], stress_keys,
+                            column).snapshot_date) == later, column
 
     # a deleted risk row is a gap the next run fills (with the same numbers)
     deleted_on = sessions[-100]
@@ -339,11 +357,10 @@ def test_price_correction_restates_exactly_the_windows_and_equals_a_fresh_build(
 
     # the incremental result equals a from-scratch build of the corrected data
     fresh_prices = tmp_path / "corrected.csv"
-    write_price_file(fresh_prices, correction=(CORRECTED, corrected_on, new_close))
+    write_price_file(fresh_prices, {s: (corrected_on, corrected[s]) for s in CORRECTED})
     db.reset()
     batch_helpers.store_file(db.engine, BOOK_CSV, "book")
     _build_book(db, fresh_prices)
     fresh = read_marts(db)
     for mart, (mkeys, _) in MARTS.items():
         compare(healed[mart], fresh[mart], mkeys, tolerance=1e-9, name=f"{mart} (fresh)")
-    assert not math.isclose(new_close, old["close"])
