@@ -26,6 +26,12 @@ def test_dbt_build_with_unit_tests_passes(db, settings):
             "carry_forward_within_the_work_range",
             "stale_window_is_the_stale_price_sessions_var",
             "work_set_fills_holes_restates_and_skips_built_portfolios"} <= names
+    # the risk models' SQL rules (issue #14)
+    assert {"concentration_merges_lots_of_one_symbol",
+            "concentration_top_3_keeps_the_three_largest",
+            "drawdown_from_running_peak_null_while_peak_not_positive",
+            "open_positions_exit_in_window_option_sector_of_underlying",
+            } <= names
     assert set(unit.values()) == {"pass"}
     assert any(k.startswith("test.") for k in result.nodes)  # grain tests ran too
     assert all(v in ("pass", "success") for v in result.nodes.values())

@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
 {#- Concentration over the positions open on d grouped by priced symbol (an option is
     its own symbol): MV_s = sum of MV, w_s = |MV_s| / sum |MV_s|. NULL when sum |MV_s| = 0. -#}
 

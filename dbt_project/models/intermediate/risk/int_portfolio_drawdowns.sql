@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
 {#- drawdown = equity(d) / max(equity over the snapshots <= d) - 1 (the initial equity is
     not a peak of its own); max_drawdown = the minimum drawdown so far; NULL while the
     peak <= 0. Read over each work portfolio's whole stored history (the peak can be
@@ -34,7 +34,7 @@ drawdowns as (
     from history
 ),
 
-final as (
+with_max as (
     select
         portfolio_id,
         snapshot_date,
@@ -44,6 +44,20 @@ final as (
             rows between unbounded preceding and current row
         ) as max_drawdown
     from drawdowns
+),
+
+final as (
+    -- kept for the work sessions only (the windows read the whole history)
+    select
+        with_max.portfolio_id,
+        with_max.snapshot_date,
+        with_max.drawdown,
+        with_max.max_drawdown
+    from with_max
+    inner join work_sessions
+        on
+            with_max.portfolio_id = work_sessions.portfolio_id
+            and with_max.snapshot_date = work_sessions.snapshot_date
 )
 
 select * from final
