@@ -56,8 +56,8 @@ final as (
     from with_max
     inner join work_sessions
         on
-            with_max.portfolio_id = work_sessions.portfolio_id
-            and with_max.snapshot_date = work_sessions.snapshot_date
+        work_sessions.portfolio_id = with_max.portfolio_id
+        and work_sessions.snapshot_date = with_max.snapshot_date
 )
 
 select * from final
