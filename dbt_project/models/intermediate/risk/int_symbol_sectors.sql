@@ -19,6 +19,8 @@ stored_profiles as (
         is_etf,
         case when profile_source = 'manual' then 2 else 1 end as priority
     from {{ ref('stg_symbol_profiles') }}
+    -- an incomplete provider profile (no sector, not an ETF) never hides the seed's
+    where sector is not null or is_etf or profile_source = 'manual'
 ),
 
 ranked as (
