@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 # every .sql file: dbt models/macros/tests and the SQL beside the Python (jinja
 # templater); the GX checks separately (their {batch} is Python format syntax)
 SQL_PATHS := dbt_project/models dbt_project/macros dbt_project/tests \
-	ingest/sql factors/sql flows/phases/sql snapfolio/cli/sql risk/sql
+	ingest/sql factors/sql flows/sql flows/phases/sql snapfolio/cli/sql risk/sql
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
