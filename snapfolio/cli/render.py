@@ -57,6 +57,11 @@ def print_summary(summary: dict, as_json: bool, engine) -> None:
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in summary["timings"].items())
     console.print(f"run [bold]{escape(str(summary['run_id']))}[/]: "
                   f"[bold]{escape(str(summary['status']))}[/] · {escape(timings)}")
+    providers = (summary.get("prices") or {}).get("providers") or {}
+    if providers:
+        from ingest.providers import served_summary
+
+        console.print(Text(f"price providers (symbols served): {served_summary(providers)}"))
     checks = summary.get("checks") or {}
     if checks.get("data_docs"):
         console.print(Text(f"Data Docs: {checks['data_docs']}"))
