@@ -32,16 +32,36 @@ import sqlalchemy as sa
 
 from snapfolio.core.sql import sql_text
 
-# kind -> the mart it reads (its contract columns are the CSV's header)
-EXPORTS: dict[str, str] = {
-    "snapshots": "marts.fct_portfolio_snapshots",
-    "positions": "marts.fct_position_values",
-    "exposures": "marts.fct_position_factor_exposures",
-    "risk": "marts.fct_portfolio_risk",
-    "position-risk": "marts.fct_position_risk",
-    "sectors": "marts.fct_portfolio_sector_exposures",
-    "stress": "marts.fct_portfolio_stress_results",
-    "correlations": "marts.fct_position_correlations",
+# kind -> (the mart it reads, its contract columns = the CSV's header, in order; the
+# query of sql/export_<kind>.sql selects exactly these)
+EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "snapshots": ("marts.fct_portfolio_snapshots", (
+        "portfolio_id", "snapshot_date", "equity", "long_value", "short_value",
+        "gross_exposure", "net_exposure", "cash", "daily_pnl", "daily_return", "cumulative_pnl",
+        "position_count", "is_complete")),
+    "positions": ("marts.fct_position_values", (
+        "portfolio_id", "position_id", "snapshot_date", "symbol", "quantity", "price",
+        "price_source", "market_value", "daily_pnl", "cumulative_pnl")),
+    "exposures": ("marts.fct_position_factor_exposures", (
+        "portfolio_id", "position_id", "snapshot_date", "symbol", "factor", "beta",
+        "exposure_status")),
+    "risk": ("marts.fct_portfolio_risk", (
+        "portfolio_id", "snapshot_date", "realized_vol_21d", "realized_vol_63d", "har_vol_1d",
+        "har_vol_21d", "holdings_vol_63d", "var_95_1d", "cvar_95_1d", "drawdown",
+        "max_drawdown", "hhi", "effective_num_positions", "top_3_weight", "top_10_weight",
+        "avg_pairwise_correlation", "correlation_effective_positions", "worst_stress_scenario",
+        "worst_stress_pnl")),
+    "position-risk": ("marts.fct_position_risk", (
+        "portfolio_id", "position_id", "snapshot_date", "symbol", "realized_vol_63d",
+        "risk_contribution")),
+    "sectors": ("marts.fct_portfolio_sector_exposures", (
+        "portfolio_id", "snapshot_date", "sector", "long_value", "short_value",
+        "gross_exposure", "net_exposure", "gross_weight", "net_weight")),
+    "stress": ("marts.fct_portfolio_stress_results", (
+        "portfolio_id", "snapshot_date", "scenario_id", "direct_pnl", "correlated_pnl",
+        "direct_return", "correlated_return")),
+    "correlations": ("marts.fct_position_correlations", (
+        "as_of_date", "symbol_a", "symbol_b", "correlation", "n_obs")),
 }
 AS_OF_KINDS = ("correlations",)
 
@@ -83,10 +103,13 @@ def export_rows(conn: sa.Connection, kind: str, portfolio_id: int, as_of: date |
     check_request(kind, as_of)
     if kind == "correlations" and as_of is not None:
         return _correlations_as_of(conn, portfolio_id, as_of, portfolio_name)
-    _require(conn, EXPORTS[kind])
+    _require(conn, EXPORTS[kind][0])
     result = conn.execute(sql_text(__file__, f"export_{kind.replace('-', '_')}"),
                           {"portfolio_id": portfolio_id})
-    return list(result.keys()), result
+    header = list(result.keys())
+    if tuple(header) != EXPORTS[kind][1]:  # the SQL file and the contract must agree
+        raise RuntimeError(f"export {kind}: query columns {header} are not the contract")
+    return header, result
 
 
 def _correlations_as_of(conn: sa.Connection, portfolio_id: int, as_of: date,
