@@ -426,7 +426,8 @@ def test_absurd_prices_rejected_reported_and_not_stored(db, settings) -> None:
         ("IEFA", "2025-06-02"), ("VO", "2025-06-04"), ("XLV", "2025-06-05")}
     assert _close(db, "IEFA", spike) is None and _close(db, "VO", date(2025, 6, 4)) is None
     assert _close(db, "XLV", date(2025, 6, 5)) is None
-    clean = SyntheticProvider().fetch(["IEFA"], nxt, nxt).prices["close"].iloc[0]
+    # the same provider's uncorrupted price (it is anchored at the portfolio's entries)
+    clean = SyntheticProvider.fetch(provider, ["IEFA"], nxt, nxt).prices["close"].iloc[0]
     assert _close(db, "IEFA", nxt) == clean  # the normal day after the spike is kept
     assert result.rows_stored == db.scalar("select count(*) from raw.prices")
 
