@@ -116,8 +116,7 @@ def dbt_env(url: URL) -> dict[str, str]:
         "SNAPFOLIO_PGPASSWORD": url.password or "",
         "SNAPFOLIO_PGDATABASE": url.database or DEFAULT_DATABASE,
         # JIT compiles for ~1 s on the small, badly estimated queries of a build: off
-        # marts are recomputable from raw: their commits need not wait for the disk
-        "PGOPTIONS": "-c jit=off -c synchronous_commit=off",
+        "PGOPTIONS": "-c jit=off",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",  # offline: no tracking calls
         "DO_NOT_TRACK": "1",
     }
