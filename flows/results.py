@@ -23,7 +23,15 @@ def portfolio_results(engine: Engine, portfolio_ids: list[int], as_of: date) -> 
             "to_regclass('marts.fct_portfolio_risk') is not null")).one()
         if not present[0]:
             return []
-        name = "portfolio_results" if present[1] else "portfolio_results_accounting"
-        rows = conn.execute(sql_text(__file__, name),
-                            {"ids": portfolio_ids, "as_of": as_of}).mappings()
-        return [dict(r) for r in rows]
+        rows = [dict(r) for r in conn.execute(sql_text(__file__, "portfolio_results"),
+                                              {"ids": portfolio_ids, "as_of": as_of}).mappings()]
+        latest = [r for r in rows if r["latest_date"] is not None]
+        if present[1] and latest:
+            risk = {r["portfolio_id"]: dict(r) for r in conn.execute(
+                sql_text(__file__, "portfolio_latest_risk"),
+                {"ids": [r["portfolio_id"] for r in latest],
+                 "days": [r["latest_date"] for r in latest]}).mappings()}
+            for r in rows:
+                r.update({k: v for k, v in risk.get(r["portfolio_id"], {}).items()
+                          if k != "portfolio_id"})
+        return rows

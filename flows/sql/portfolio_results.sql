@@ -1,6 +1,5 @@
 -- Per portfolio: sessions stored, watermark (last session before the first gap),
--- sessions missing or incomplete through :as_of, the latest snapshot's figures and its
--- risk numbers (realized / HAR vol, VaR, top-3 weight, market beta, worst stress).
+-- sessions missing or incomplete through :as_of, and the latest snapshot's figures.
 with scope as (
     select p.portfolio_id, p.name, min(x.entry_date) as first_entry
     from raw.portfolios as p inner join raw.positions as x on x.portfolio_id = p.portfolio_id
@@ -30,12 +29,7 @@ marks as (
 ),
 
 latest as (
-    select distinct on (portfolio_id)
-        portfolio_id,
-        snapshot_date,
-        equity,
-        cumulative_pnl,
-        daily_pnl
+    select distinct on (portfolio_id) portfolio_id, snapshot_date, equity, cumulative_pnl, daily_pnl
     from marts.fct_portfolio_snapshots
     where portfolio_id = any(:ids) and snapshot_date <= :as_of
     order by portfolio_id asc, snapshot_date desc
@@ -58,26 +52,13 @@ select
         )
     end as last_complete_date,
     coalesce(marks.missing_sessions, 0) as missing_sessions,
+    scope.portfolio_id,
     latest.snapshot_date as latest_date,
     latest.equity,
     latest.cumulative_pnl,
-    latest.daily_pnl,
-    risk.realized_vol_63d,
-    risk.har_vol_21d,
-    risk.var_95_1d,
-    risk.top_3_weight,
-    risk.worst_stress_scenario,
-    risk.worst_stress_pnl,
-    beta.beta as market_beta
+    latest.daily_pnl
 from scope
 left join marks on marks.portfolio_id = scope.portfolio_id
 left join latest on latest.portfolio_id = scope.portfolio_id
 left join stored on stored.portfolio_id = scope.portfolio_id
-left join marts.fct_portfolio_risk as risk
-    on risk.portfolio_id = latest.portfolio_id and risk.snapshot_date = latest.snapshot_date
-left join marts.fct_portfolio_factor_exposures as beta
-    on
-    beta.portfolio_id = latest.portfolio_id
-    and beta.snapshot_date = latest.snapshot_date
-    and beta.factor = 'market_beta'
 order by scope.name
