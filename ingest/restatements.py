@@ -112,11 +112,6 @@ def mark_all_risk(conn: sa.Connection) -> None:
     conn.execute(sql_text(__file__, "mark_all_risk"))
 
 
-def risk_marks(conn: sa.Connection, portfolio_ids: list[int]) -> dict[int, date]:
-    return {int(p): d for p, d in conn.execute(sql_text(__file__, "risk_marks_by_portfolio"),
-                                               {"ids": portfolio_ids}).all()}
-
-
 def clear_risk_marks(conn: sa.Connection, portfolio_ids: list[int], before: object) -> None:
     """The risk phase recomputed everything marked before it started."""
     conn.execute(sa.text("delete from raw.risk_marks where portfolio_id = any(:ids) "

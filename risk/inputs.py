@@ -55,7 +55,7 @@ def _grid(lo: date, hi: date) -> np.ndarray:
     return day_numbers(calendar.sessions_array(lo, hi))
 
 
-def _returns_on_grid(conn: sa.Connection, symbols: list[str], lo: date, hi: date) -> pd.DataFrame:
+def returns_on_grid(conn: sa.Connection, symbols: list[str], lo: date, hi: date) -> pd.DataFrame:
     """adj_close returns (factors' rule: no forward fill) on the grid [lo, hi]; the
     session before lo is loaded too so that lo has its return."""
     first = calendar.sessions_back_clipped(lo, 1)
@@ -84,8 +84,8 @@ def load_inputs(conn: sa.Connection, as_of: date) -> RiskInputs | None:
     positions["available"] = positions["available"].astype(bool)
     symbols = sorted(positions.loc[positions["available"], "risk_symbol"].unique())
     symbol_lo = calendar.sessions_back_clipped(first, SYMBOL_LOOKBACK)
-    symbol_returns = _returns_on_grid(conn, symbols, symbol_lo, as_of).reindex(columns=symbols)
-    etf_returns = _returns_on_grid(conn, list(ETFS), calendar.sessions_back_clipped(first, FACTOR_LOOKBACK),
+    symbol_returns = returns_on_grid(conn, symbols, symbol_lo, as_of).reindex(columns=symbols)
+    etf_returns = returns_on_grid(conn, list(ETFS), calendar.sessions_back_clipped(first, FACTOR_LOOKBACK),
                                    as_of).reindex(columns=list(ETFS))
     matrix_targets = copy_out_frame(conn, load_sql(__file__, "latest_sessions")).rename(
         columns={"day_number": "snapshot_date"})

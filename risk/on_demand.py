@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk.correlations import PAIR_COLUMNS, correlations
-from risk.inputs import SYMBOL_LOOKBACK, _returns_on_grid, day_numbers
+from risk.inputs import SYMBOL_LOOKBACK, day_numbers, returns_on_grid
 from snapfolio.core import calendar
 from snapfolio.core.copy import copy_out_frame
 from snapfolio.core.sql import load_sql, sql_text
@@ -41,7 +41,7 @@ def correlation_matrix(conn: sa.Connection, portfolio_id: int, session: date) ->
     positions["available"] = positions["available"].astype(bool)
     symbols = sorted(positions.loc[positions["available"], "risk_symbol"].unique())
     lo = calendar.sessions_back_clipped(session, SYMBOL_LOOKBACK)
-    returns = _returns_on_grid(conn, symbols, lo, session).reindex(columns=symbols)
+    returns = returns_on_grid(conn, symbols, lo, session).reindex(columns=symbols)
     day = int(day_numbers(np.array([session], dtype="datetime64[D]"))[0])
     targets = pd.DataFrame({"portfolio_id": [portfolio_id], "snapshot_date": [day]})
     _, pairs = correlations(positions, targets, returns, matrix_targets=targets)
