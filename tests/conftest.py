@@ -33,7 +33,7 @@ RAW_TABLES = (
     "raw.prices, raw.positions, raw.portfolios, raw.build_scope, raw.dbt_state, "
     "raw.symbol_profiles, raw.symbol_profile_attempts, raw.risk_marks, raw.portfolio_risk_stats, "
     "raw.position_risk_stats, raw.factor_covariances, raw.stress_factor_moves, "
-    "raw.position_correlations, raw.risk_work"
+    "raw.position_correlations, raw.risk_work, raw.run_messages"
 )
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "raw_seeds")
 

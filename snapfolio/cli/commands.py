@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from snapfolio.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
-from snapfolio.cli.render import cells, console, err_console, print_summary, status_table
+from snapfolio.cli.render import cells, console, err_console, print_summary
 from snapfolio.cli.symbols import symbols_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -147,41 +146,63 @@ def run(
 @app.command()
 def status(
     run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    portfolio: Annotated[str | None, typer.Option("--portfolio", help="The latest run that touched this portfolio.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Add the phases' detail log lines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object (with phases and messages).")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Live view until the run finishes.")] = False,
 ) -> None:
-    """Phase, progress, elapsed, ETA and final state of a run; `not_found` exits 1."""
+    """Every phase's state and duration, progress, ETA and the run's messages; a run
+    that failed or crashed exits 1, `not_found` exits 1, an unknown portfolio exits 2."""
     import time
 
     from rich.live import Live
 
-    from flows.run_history import reconcile_stale_runs, run_status
+    from flows.run_history import reconcile_stale_runs
+    from snapfolio.cli.render import status_panel
+    from snapfolio.cli.status import latest_run_for_portfolio, status_view
 
+    if run_id and portfolio:
+        raise CliError("give a run id or --portfolio, not both", EXIT_BAD_INPUT)
     _, _, engine = _context()
     reconcile_stale_runs(engine)
-    found = run_status(engine, run_id)
+    if portfolio is not None:
+        run_id = latest_run_for_portfolio(engine, portfolio)
+        if run_id is None:
+            from flows.phases.plan import resolve_portfolios
+
+            resolve_portfolios(engine, [portfolio])  # unknown name: exit 2
+            _not_found(as_json, None, f"no run has touched portfolio {portfolio} yet")
+    found = status_view(engine, run_id)
     if found is None:
-        if as_json:
-            print(json.dumps({"run_id": run_id, "status": "not_found"}))
-        else:
-            err_console.print(f"[red]not_found:[/] no run {escape(run_id or '(none yet)')}")
-        raise typer.Exit(EXIT_FAILED)
-    if as_json and not watch:
-        print(json.dumps(found, default=str, indent=2))
-        return
-    if watch:
-        with Live(status_table(found), console=console, refresh_per_second=2) as live:
+        _not_found(as_json, run_id, f"no run {run_id or '(none yet)'}")
+    if watch and not as_json:
+        with Live(status_panel(found, debug=debug, last=20), console=console,
+                  refresh_per_second=2) as live:
             while found["status"] == "running":
                 time.sleep(1)
                 reconcile_stale_runs(engine)
-                found = run_status(engine, found["run_id"])
-                live.update(status_table(found))
+                found = status_view(engine, found["run_id"])
+                live.update(status_panel(found, debug=debug, last=20))
+            live.update(status_panel(found, debug=debug))
+    else:
+        while watch and found["status"] == "running":
+            time.sleep(1)
+            reconcile_stale_runs(engine)
+            found = status_view(engine, found["run_id"])
         if as_json:
             print(json.dumps(found, default=str, indent=2))
-    else:
-        console.print(status_table(found))
+        else:
+            console.print(status_panel(found, debug=debug))
     if found["status"] in ("failed", "crashed"):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _not_found(as_json: bool, run_id: str | None, message: str) -> None:
+    if as_json:
+        print(json.dumps({"run_id": run_id, "status": "not_found"}))
+    else:
+        err_console.print(Text.assemble(("not_found: ", "red"), message))
+    raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import date
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -70,19 +70,22 @@ def print_summary(summary: dict, as_json: bool, engine) -> None:
 
 
 def status_table(found: dict) -> Table:
+    """The run row as key/value lines (phase timings here only when the view has no
+    phase table)."""
     table = Table(title=f"run {found['run_id']} ({found['kind']})", show_header=False)
     progress = found["progress"] or {}
     stats = found["stats"] or {}
     done, total = progress.get("done"), progress.get("total")
     rows = [
         ("status", found["status"]), ("phase", found["phase"] or "-"),
-        ("progress", f"{done}/{total}" if total else "-"),
+        ("progress", f"{done}/{total} steps" if total else "-"),
         ("elapsed", f"{found['elapsed_s']:.1f}s"),
         ("eta", f"{found['eta_s']:.1f}s" if found["eta_s"] is not None else "-"),
         ("started", found["started_at"]), ("finished", found["finished_at"] or "-"),
     ]
-    for name, seconds in (stats.get("timings") or {}).items():
-        rows.append((f"  {name}", f"{seconds:.2f}s"))
+    if "phases" not in found:
+        for name, seconds in (stats.get("timings") or {}).items():
+            rows.append((f"  {name}", f"{seconds:.2f}s"))
     for name, state in sorted((stats.get("portfolio_states") or {}).items()):
         rows.append((f"  {name}", state))
     if stats.get("unavailable"):
@@ -96,3 +99,43 @@ def status_table(found: dict) -> Table:
     return table
 
 
+def phases_table(phases: list[dict]) -> Table:
+    """Every phase: state, duration (so far, for the running one) and its latest step."""
+    table = Table(title="phases")
+    for col in ("phase", "state", "duration", "step"):
+        table.add_column(col, justify="right" if col == "duration" else "left")
+    for p in phases:
+        seconds = p.get("duration_s")
+        table.add_row(*cells(p["phase"], p["state"], "-" if seconds is None else f"{seconds:.2f}s",
+                             p.get("step") if p["state"] in ("running", "failed") else ""))
+    return table
+
+
+def messages_table(view: dict, *, debug: bool, last: int | None = None) -> Group:
+    """The run's stored messages, oldest first (user-level; `debug` adds the phases'
+    detail lines); `last` keeps the newest few (the live view)."""
+    shown = [m for m in view.get("messages", []) if debug or m["audience"] == "user"]
+    total = len(shown)
+    shown = shown[-last:] if last else shown
+    captured = ((view["stats"] or {}).get("messages") or {}).get("captured") or {}
+    cap = ((view["stats"] or {}).get("messages") or {}).get("cap")
+    dropped = sum(max(n - cap, 0) for a, n in captured.items()
+                  if cap and (debug or a == "user"))
+    title = "messages" + (" (with debug lines)" if debug else "")
+    if len(shown) < total:
+        title += f", newest {len(shown)} of {total}"
+    if dropped:
+        title += f", {dropped} older dropped (cap {cap} per run)"
+    table = Table()
+    for col in ("time", "phase", "level", "message"):
+        table.add_column(col, no_wrap=col != "message")
+    for m in shown:
+        table.add_row(*cells(m["timestamp"][11:19], m["phase"], m["level"].lower(),
+                             m["message"]))
+    return Group(Text(title, style="italic"), table)  # a title would wrap to the table
+
+
+def status_panel(view: dict, *, debug: bool = False, last: int | None = None) -> Group:
+    """What `snapfolio status` prints: the run, its phases, its messages."""
+    return Group(status_table(view), phases_table(view["phases"]),
+                 messages_table(view, debug=debug, last=last))
