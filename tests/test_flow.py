@@ -144,7 +144,8 @@ def test_onboard_shows_progress_and_status_reports_phases(db, prefect_api):
     assert "GGIPX" in proc.stderr  # unavailable symbols are named as warnings
     status = json.loads(cli("status", "--json").stdout)
     assert set(status) == {"run_id", "kind", "scope", "status", "phase", "progress", "started_at",
-                           "finished_at", "elapsed_s", "eta_s", "error_summary", "stats"}
+                           "finished_at", "elapsed_s", "eta_s", "error_summary", "stats",
+                           "phases", "messages"}
     assert status["kind"] == "onboarding" and status["status"] == "completed_with_warnings"
     assert set(status["stats"]["timings"]) >= {"prices", "factors", "dbt", "checks"}
     assert status["progress"]["done"] == status["progress"]["total"]
