@@ -90,8 +90,8 @@ class RunMessages(logging.Handler):
         self._seq += 1
         self.captured[audience] += 1
         self._pending[audience].append((
-            self.run_id, self._seq, datetime.fromtimestamp(record.created, UTC), self.phase,
-            record.levelname, audience, record.name, message[:MAX_MESSAGE_CHARS]))
+            self.run_id, self._seq, record.created, self.phase, record.levelname, audience,
+            record.name, message[:MAX_MESSAGE_CHARS]))
 
     def write_pending(self) -> int:
         """Write the buffered messages (one COPY) and trim the table to the cap; returns
@@ -99,6 +99,7 @@ class RunMessages(logging.Handler):
         with self.lock:
             rows = sorted([*self._pending["user"], *self._pending["debug"]],
                           key=lambda r: r[1])
+            rows = [(*r[:2], datetime.fromtimestamp(r[2], UTC), *r[3:]) for r in rows]
             for buffer in self._pending.values():
                 buffer.clear()
             captured = dict(self.captured)

@@ -5,11 +5,8 @@ its state and duration, the run's messages, exit codes."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime
 
@@ -18,6 +15,7 @@ from typer.testing import CliRunner
 
 from snapfolio.cli.commands import app
 from tests.conftest import EXAMPLES
+from tests.test_flow import cli
 
 SMALL = EXAMPLES / "small_test_portfolio.csv"
 PHASES = ("onboard", "plan", "prices", "factors", "dbt", "risk", "checks")
@@ -26,15 +24,9 @@ CONTRACT = {"run_id", "kind", "scope", "status", "phase", "progress", "started_a
 
 
 def snapfolio(*args: str, wait: bool = True, fault: str | None = None):
-    env = {**os.environ, "SNAPFOLIO_PRICE_PROVIDER": "synthetic:unavailable=DIS"}
-    env.pop("SNAPFOLIO_FAULT", None)
-    if fault:
-        env["SNAPFOLIO_FAULT"] = fault
-    cmd = [sys.executable, "-m", "snapfolio", *args]
-    if not wait:
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    """The CLI in a subprocess (test_flow's helper), DIS unavailable (a warning)."""
+    return cli(*args, wait=wait, fault=fault,
+               env={"SNAPFOLIO_PRICE_PROVIDER": "synthetic:unavailable=DIS"})
 
 
 def status(*args: str):
