@@ -97,9 +97,9 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         with launch(home / "chromium") as cdp:
             open_run_logs(cdp, ui, flow_run_id)
-            (args.out / "prefect-run-logs.png").write_bytes(cdp.screenshot(1500, 2000))
+            (args.out / "prefect-run-logs.png").write_bytes(cdp.screenshot(1500, 2400))
             open_artifact(cdp, ui, artifact_id, "scott_yaphe_portfolio_5M")
-            (args.out / "prefect-run-artifact.png").write_bytes(cdp.screenshot(1700, 1100))
+            (args.out / "prefect-run-artifact.png").write_bytes(cdp.screenshot(1400, 900))
         print(f"wrote {args.out / 'prefect-run-logs.png'} and {args.out / 'prefect-run-artifact.png'}")
     finally:
         subprocess.run([*snapfolio, "stop"], env=env, check=False, cwd=REPO)

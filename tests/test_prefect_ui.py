@@ -42,7 +42,7 @@ class FlowRun:
 
 
 def _api_env() -> dict[str, str]:
-    return {**os.environ, "SNAPFOLIO_PRICE_PROVIDER": "synthetic",
+    return {**os.environ, "SNAPFOLIO_PRICE_PROVIDER": "synthetic:unavailable=DIS",
             "SNAPFOLIO_CHUNK_SESSIONS": str(CHUNK)}
 
 
@@ -142,7 +142,10 @@ def test_every_phase_logs_what_it_did_on_its_task_run(flow_run, test_database) -
     prices = db.scalar("select count(*) from raw.prices")
     assert prices > 0 and _int(r"stored (\d+) price row", stored) == prices
     assert _int(r"(\d+) rows in", fetched) == prices  # nothing rejected on a fresh database
-    assert "unavailable: none" in stored
+    assert "unavailable: ['DIS']" in stored
+    assert _one(flow_run, "symbol DIS unavailable", "prices") == (
+        "symbol DIS unavailable (no data from synthetic provider): valued at last close or "
+        "entry price")
 
     factors = _one(flow_run, "factors: ", "factors")
     assert _int(r"(\d+) beta rows written", factors) == db.scalar(
@@ -195,6 +198,8 @@ def test_results_artifact_is_the_per_portfolio_table(flow_run, test_database) ->
     assert row["VaR 95"] == f"{last['var_95_1d']:.2%}"
     assert row["market beta"] and row["worst stress"] and row["stress P&L"]
     assert row["state"] == "current through 2024\\-12\\-31"
+    assert _markdown_table(art["data"], "unavailable symbol") == [
+        {"unavailable symbol": "DIS", "reason": "no data from synthetic provider"}]
     phases = {r["phase"] for r in _markdown_table(art["data"], "phase")}
     assert phases == {"onboarding", "prices", "factors", "dbt", "risk", "checks"}
 
