@@ -20,6 +20,7 @@ from prefect.runtime import deployment
 
 from flows.batch import Phases, execute_batch
 from flows.phases import checks, dbt_build, factors, onboard, prices, risk
+from flows.prefect_server import package_logs_to_prefect
 from flows.progress import ProgressCallback
 from flows.request import BatchRequest, OnboardingRequest, absolute_path, inbox_file
 from flows.results import portfolio_results
@@ -29,13 +30,16 @@ from snapfolio.core.settings import load_settings
 
 _TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": True}
 
+# task runs named for what they do (Prefect's default adds a random suffix: `prices-4f6`)
 TASKS = Phases(
-    onboard=task(onboard.onboard, name="onboarding", **_TASK_OPTIONS),
-    prices=task(prices.ingest_prices, name="prices", **_TASK_OPTIONS),
-    factors=task(factors.compute_betas_phase, name="factors", **_TASK_OPTIONS),
+    onboard=task(onboard.onboard, name="onboarding", task_run_name="onboarding {req.name}",
+                 **_TASK_OPTIONS),
+    prices=task(prices.ingest_prices, name="prices", task_run_name="prices", **_TASK_OPTIONS),
+    factors=task(factors.compute_betas_phase, name="factors", task_run_name="factors",
+                 **_TASK_OPTIONS),
     dbt=task(dbt_build.build_marts, name="dbt", task_run_name="dbt {label}", **_TASK_OPTIONS),
-    risk=task(risk.run_risk, name="risk", **_TASK_OPTIONS),
-    checks=task(checks.run_checks_phase, name="checks", **_TASK_OPTIONS),
+    risk=task(risk.run_risk, name="risk", task_run_name="risk", **_TASK_OPTIONS),
+    checks=task(checks.run_checks_phase, name="checks", task_run_name="checks", **_TASK_OPTIONS),
 )
 
 _listeners: list[ProgressCallback] = []
@@ -95,7 +99,8 @@ def portfolio_batch(
         for listener in _listeners:
             listener(phase, done, total)
 
-    summary = execute_batch(request, phases=TASKS, on_progress=on_progress)
+    with package_logs_to_prefect():  # every phase's log lines on the run page
+        summary = execute_batch(request, phases=TASKS, on_progress=on_progress)
     results = portfolio_results(get_engine(), sorted(summary.portfolios.values()), summary.as_of)
     create_markdown_artifact(summary_markdown(summary, results), key="batch-summary",
                              description=f"snapfolio run {summary.run_id}")

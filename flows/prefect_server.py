@@ -7,12 +7,15 @@ and nothing is started.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fasteners
@@ -41,6 +44,27 @@ def _free_port(preferred: int) -> int:
 # our packages' loggers are shipped to the Prefect API too: every phase's log lines
 # (scope, requests, rows written, chunk ranges, gate results) show in the run's Logs tab
 EXTRA_LOGGERS = "flows,ingest,factors,risk,expectations"
+
+
+@contextmanager
+def package_logs_to_prefect() -> Iterator[None]:
+    """Inside a flow run: our packages' INFO lines reach Prefect's API handler.
+
+    Prefect hands its API handler to the extra loggers but leaves their level unset, so
+    under the root logger's WARNING every INFO line (scope, rows written, chunk ranges,
+    gate results) was dropped before any handler saw it and the run page said "This run
+    didn't generate logs". Restored afterwards: outside a run nothing is sent."""
+    loggers = [logging.getLogger(name) for name in EXTRA_LOGGERS.split(",")]
+    saved = [logger.level for logger in loggers]
+    level = logging.getLevelName(os.environ.get("PREFECT_LOGGING_LEVEL", "INFO").upper())
+    for logger in loggers:
+        if logger.level == logging.NOTSET or logger.level > level:
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, old in zip(loggers, saved, strict=True):
+            logger.setLevel(old)
 
 
 def prefect_env(home: Path) -> dict[str, str]:

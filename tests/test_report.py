@@ -2,27 +2,26 @@
 code (batch_helpers.run_batch, real dbt), the report written by the CLI as a user runs it,
 then opened in headless Chromium driven over the Chrome DevTools protocol.
 
-Chromium is Debian's `chromium` package: installed here when it is missing and this runs
-as root with apt-get (CI's machine), else the browser test is skipped with the reason.
+Chromium (tests/chromium.py) is Debian's `chromium` package, installed when missing and
+possible, else the browser test is skipped with the reason.
 `SNAPFOLIO_REPORT_SCREENSHOT=docs/report.png` also saves the full-page screenshot there.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from tests.chromium import DevTools, pytest_browser
 
 REPO = Path(__file__).resolve().parent.parent
 NAME = "Core & Satellite <demo>"
@@ -44,7 +43,6 @@ FRESH_BOOK = BOOK.splitlines()[0] + """
 AAPL,10,230.00,2025-11-25,PUBLIC,STOCK,,,,,,
 XOM,20,118.00,2025-11-25,PUBLIC,STOCK,,,,,,
 """
-CHROMIUM = "/usr/bin/chromium"
 
 
 def snapfolio(*args: str) -> subprocess.CompletedProcess:
@@ -233,108 +231,9 @@ def test_a_young_portfolio_reports_what_is_defined(book, tmp_path) -> None:
 
 # ---------------------------------------------------------------- in a browser
 
-def _chromium() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs root and "
-                    "apt-get: `apt-get install -y chromium`)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
-        proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"apt-get install chromium failed: {proc.stderr.strip()[-300:]}")
-    return CHROMIUM
-
-
-class DevTools:
-    """A minimal Chrome DevTools protocol client: one page target, flat session."""
-
-    def __init__(self, ws_url: str) -> None:
-        from websockets.sync.client import connect
-
-        self.ws = connect(ws_url, max_size=None, open_timeout=20)
-        self.next_id = 0
-        self.events: list[dict] = []
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target,
-                                 flatten=True)["sessionId"]
-
-    def call(self, method: str, session: bool = False, timeout: float = 60, **params) -> dict:
-        self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params}
-        if session:
-            msg["sessionId"] = self.session
-        self.ws.send(json.dumps(msg))
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def page(self, method: str, **params) -> dict:
-        return self.call(method, session=True, **params)
-
-    def wait_for(self, method: str, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        for event in self.events:
-            if event.get("method") == method:
-                return event
-        while time.monotonic() < deadline:
-            event = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            self.events.append(event)
-            if event.get("method") == method:
-                return event
-        raise TimeoutError(method)
-
-    def drain(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            try:
-                self.events.append(json.loads(self.ws.recv(timeout=left)))
-            except TimeoutError:
-                break
-
-    def evaluate(self, expression: str):
-        result = self.page("Runtime.evaluate", expression=expression, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(result["exceptionDetails"])
-        return result["result"].get("value")
-
-
 @pytest.fixture
 def browser(tmp_path):
-    exe = _chromium()
-    profile = tmp_path / "profile"
-    proc = subprocess.Popen(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio",
-         f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1400,900",
-         "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        active = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (active.exists() and len(active.read_text().splitlines()) >= 2):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chromium did not open its DevTools port (exit {proc.poll()})")
-            time.sleep(0.1)
-        port, path = active.read_text().splitlines()[:2]
-        client = DevTools(f"ws://127.0.0.1:{port}{path}")
-        yield client
-        client.ws.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    yield from pytest_browser(tmp_path)
 
 
 def test_report_renders_offline_in_chromium(book, rendered, browser: DevTools, tmp_path) -> None:

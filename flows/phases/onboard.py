@@ -8,12 +8,17 @@ portfolio.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from sqlalchemy.engine import Engine
 
 from flows.lifecycle import Run
 from flows.request import OnboardingRequest
 from ingest.portfolio_csv import PositionRow
 from ingest.portfolio_store import portfolio_ids_by_name, store_portfolio
+
+log = logging.getLogger(__name__)
 
 
 def onboard(engine: Engine, run: Run, req: OnboardingRequest, rows: list[PositionRow]) -> dict:
@@ -28,6 +33,10 @@ def onboard(engine: Engine, run: Run, req: OnboardingRequest, rows: list[Positio
         onboarded = store_portfolio(conn, req.name, rows, equity=req.equity, replace=req.replace,
                                     source_file=str(req.csv_path))
         run.locks.try_lock_portfolios([onboarded.portfolio_id])
+    log.info("onboarding: stored %s (id %d) from %s: %d position(s), initial equity %s (%s)%s",
+             req.name, onboarded.portfolio_id, Path(req.csv_path).name, onboarded.positions,
+             f"{onboarded.initial_equity:,.2f}", onboarded.equity_source,
+             ", replacing the previous one" if onboarded.replaced else "")
     return {"name": req.name, "portfolio_id": onboarded.portfolio_id,
             "positions": onboarded.positions,
             "initial_equity": float(onboarded.initial_equity),

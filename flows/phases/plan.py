@@ -8,6 +8,7 @@ restatement mark on (ingest.restatements).
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from sqlalchemy.engine import Engine
@@ -17,6 +18,8 @@ from flows.lifecycle import Run
 from ingest import restatements
 from snapfolio.core import calendar
 from snapfolio.core.sql import sql_text
+
+log = logging.getLogger(__name__)
 
 
 class UnknownPortfolioError(ValueError):
@@ -51,6 +54,10 @@ def lock_scope(engine: Engine, run: Run, names: list[str] | None) -> list[int]:
                                 **{n: "skipped (held by another run)" for n in summary.skipped}}
     run_history.update_run(engine, run.run_id,
                            stats={"portfolio_states": summary.portfolio_states})
+    log.info("plan: %d portfolio(s) in scope%s%s", len(summary.portfolios),
+             f" ({', '.join(sorted(summary.portfolios))})" if len(summary.portfolios) <= 20 else "",
+             f"; skipped, held by another run: {', '.join(summary.skipped)}"
+             if summary.skipped else "")
     return sorted(summary.portfolios.values())
 
 
@@ -87,11 +94,14 @@ def mark_risk_work(engine: Engine, portfolio_ids: list[int], as_of: date) -> dic
 def chunk_ends(start: date | None, as_of: date, chunk_sessions: int) -> list[date]:
     """Session-range chunk boundaries from the earliest gap to as_of (each chunk committed)."""
     if start is None:
+        log.info("plan: every portfolio in scope is current through %s", as_of)
         return []
     sessions = calendar.sessions_between(start, as_of)
     ends = sessions[chunk_sessions - 1::chunk_sessions]
     if not ends or ends[-1] != sessions[-1]:
         ends.append(sessions[-1])
+    log.info("plan: %d session(s) to build, %s..%s, in %d chunk(s) of up to %d",
+             len(sessions), sessions[0], sessions[-1], len(ends), chunk_sessions)
     return ends
 
 

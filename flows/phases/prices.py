@@ -57,8 +57,11 @@ def ingest_prices(
         engine, provider, portfolio_ids,
         cooloff=timedelta(hours=settings.unavailable_cooloff_hours)).as_stats()
     result.provider_stats = provider_stats(provider)
-    if plan.requests:
+    if plan.requests and result.provider_stats:
         log.info("providers served: %s", served_summary(result.provider_stats))
+    for symbol, reason in sorted({**result.unavailable, **plan.cooling_off}.items()):
+        log.warning("symbol %s unavailable (%s): valued at last close or entry price",
+                    symbol, reason)
     return result
 
 

@@ -274,6 +274,15 @@ def export(
             err_console.print(Text(f"wrote {n} rows to {out}"))
 
 
+def _largest_cumulative_return(results: list[dict]) -> tuple[str, float] | None:
+    """(name, return) of the portfolio whose cumulative P&L / initial equity is largest in
+    absolute value (initial equity = equity − cumulative P&L, DESIGN "Accounting")."""
+    returns = [(r["name"], r["cumulative_pnl"] / (r["equity"] - r["cumulative_pnl"]))
+               for r in results if r.get("equity") is not None
+               and r["equity"] != r["cumulative_pnl"]]
+    return max(returns, key=lambda nr: abs(nr[1]), default=None)
+
+
 @app.command()
 def demo(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Last session to fill.")] = None,
@@ -289,9 +298,16 @@ def demo(
                   + ", ".join(files), markup=False)
     summary = _run_flow(False, as_of=as_of_date, kind="onboarding", portfolio_files=files,
                         replace=True)
+    from flows.results import portfolio_results
     from snapfolio.cli.report import write_report
 
     settings, _, engine = _context()
+    results = portfolio_results(engine, list(summary["portfolios"].values()),
+                                date.fromisoformat(str(summary["as_of"])))
+    largest = _largest_cumulative_return(results)
+    if largest:
+        console.print(Text(f"Largest absolute cumulative return: {largest[0]} {largest[1]:+.2%} "
+                           "(cumulative P&L / initial equity, latest session)"))
     console.print("Reports:")
     for name, portfolio_id in sorted(summary["portfolios"].items()):
         path, _ = write_report(engine, settings.home, name, portfolio_id, None, None)
