@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from factors.compute import load_prices
 from factors.rolling import returns_from_prices
+from risk._common import Laps
 from snapfolio.core import calendar
 from snapfolio.core.copy import copy_out_frame
 from snapfolio.core.sql import load_sql, sql_text
@@ -66,9 +67,12 @@ def returns_on_grid(conn: sa.Connection, symbols: list[str], lo: date, hi: date)
     return returns.iloc[1:]
 
 
-def load_inputs(conn: sa.Connection, as_of: date) -> RiskInputs | None:
-    """Everything the risk work set in raw.risk_work needs (None when it is empty)."""
+def load_inputs(conn: sa.Connection, as_of: date, lap: Laps | None = None) -> RiskInputs | None:
+    """Everything the risk work set in raw.risk_work needs (None when it is empty);
+    ``lap`` times each read."""
+    lap = lap or Laps()
     targets = copy_out_frame(conn, load_sql(__file__, "target_equity"))
+    lap("load_targets")
     if targets.empty:
         return None
     targets = targets.rename(columns={"day_number": "snapshot_date"})
@@ -79,17 +83,22 @@ def load_inputs(conn: sa.Connection, as_of: date) -> RiskInputs | None:
     portfolio_returns = (rets.pivot(index="day_number", columns="portfolio_id",
                                     values="daily_return")
                          .reindex(index=grid, columns=sorted(targets["portfolio_id"].unique())))
+    lap("load_portfolio_returns")
     positions = copy_out_frame(conn, load_sql(__file__, "open_positions")).rename(
         columns={"day_number": "snapshot_date"})
     positions["available"] = positions["available"].astype(bool)
+    lap("load_positions")
     symbols = sorted(positions.loc[positions["available"], "risk_symbol"].unique())
     symbol_lo = calendar.sessions_back_clipped(first, SYMBOL_LOOKBACK)
     symbol_returns = returns_on_grid(conn, symbols, symbol_lo, as_of).reindex(columns=symbols)
+    lap("load_symbol_returns")
     etf_returns = returns_on_grid(conn, list(ETFS), calendar.sessions_back_clipped(first, FACTOR_LOOKBACK),
                                    as_of).reindex(columns=list(ETFS))
+    lap("load_etf_returns")
     matrix_targets = copy_out_frame(conn, load_sql(__file__, "latest_sessions")).rename(
         columns={"day_number": "snapshot_date"})
     scenarios = pd.DataFrame(conn.execute(sql_text(__file__, "stress_scenarios")).all(),
                              columns=["scenario_id", "factor", "shock", "active"])
+    lap("load_latest_and_scenarios")
     return RiskInputs(targets, portfolio_returns, positions, symbol_returns, etf_returns,
                       matrix_targets, scenarios)
