@@ -3,7 +3,7 @@ step by step (the risk phase's own stats: each read, each numpy step, the store,
 dbt build per model and its tests), one JSON object on stdout.
 
     python benchmarks/risk_phase.py [--portfolios 200 --positions 20 --symbols 400]
-                                    [--daily-runs 2] [--onboarding-runs 1]
+                                    [--daily-runs 2] [--onboarding-runs 1] [--keep-database]
 
 A book of benchmarks/scale.py's synthetic portfolios is backfilled through 2025-12-31
 (execute_batch, all phases), then measured: the next sessions' daily increments, then
@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--daily-runs", type=int, default=2)
     parser.add_argument("--onboarding-runs", type=int, default=1)
+    parser.add_argument("--keep-database", action="store_true",
+                        help="keep the book's database (its URL is printed on stderr)")
     args = parser.parse_args()
     os.environ.setdefault("SNAPFOLIO_PRICE_PROVIDER", "synthetic")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -80,7 +82,7 @@ def main() -> None:
         "size": {"portfolios": args.portfolios, "positions": args.positions,
                  "symbols": args.symbols, "first": first.isoformat(), "as_of": args.as_of},
     }
-    with scratch_database("snapfolio_bench_risk"):
+    with scratch_database("snapfolio_bench_risk", keep=args.keep_database):
         from flows.batch import execute_batch
         from flows.request import BatchRequest, OnboardingRequest
         from snapfolio.core.database import get_engine

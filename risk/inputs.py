@@ -38,7 +38,12 @@ def write_work(conn: sa.Connection, portfolio_ids: list[int], as_of: date,
     """Replace raw.risk_work with this run's (portfolio, session) risk work."""
     conn.execute(sa.text("truncate raw.risk_work"))
     name = "risk_work" if risk_marts_exist else "risk_work_first_build"
-    return conn.execute(sql_text(__file__, name), {"ids": portfolio_ids, "as_of": as_of}).rowcount
+    n = conn.execute(sql_text(__file__, name), {"ids": portfolio_ids, "as_of": as_of}).rowcount
+    # its size for the planner: every later statement (the reads, the stores, the risk
+    # marts and their row-scoped tests) joins it against tables of the whole history,
+    # and a stale estimate turns index probes into full scans
+    conn.execute(sa.text("analyze raw.risk_work"))
+    return n
 
 
 @dataclass
@@ -79,7 +84,13 @@ def load_inputs(conn: sa.Connection, as_of: date, lap: Laps | None = None) -> Ri
     first = pd.Timestamp(int(targets["snapshot_date"].min()), unit="D").date()
     lo = calendar.sessions_back_clipped(first, PORTFOLIO_LOOKBACK)
     grid = _grid(lo, as_of)
-    rets = copy_out_frame(conn, load_sql(__file__, "portfolio_returns"), {"lo": lo, "hi": as_of})
+    # each portfolio from its own first work session's lookback: a portfolio restated far
+    # back does not make the others read its history
+    firsts = targets.groupby("portfolio_id")["snapshot_date"].min()
+    starts = grid[np.maximum(np.searchsorted(grid, firsts.to_numpy(np.int64)) - PORTFOLIO_LOOKBACK, 0)]
+    rets = copy_out_frame(conn, load_sql(__file__, "portfolio_returns"),
+                          {"ids": firsts.index.astype(int).tolist(),
+                           "lo_days": starts.astype(int).tolist(), "hi": as_of})
     portfolio_returns = (rets.pivot(index="day_number", columns="portfolio_id",
                                     values="daily_return")
                          .reindex(index=grid, columns=sorted(targets["portfolio_id"].unique())))

@@ -26,7 +26,9 @@ snapshots as (
     select * from {{ ref('fct_portfolio_snapshots') }}
 ),
 
-exposures as (
+exposures as not materialized (
+    -- read twice (direct, correlated): inlined, so each read probes the work sessions'
+    -- rows instead of materializing the whole exposure history
     select * from {{ ref('fct_portfolio_factor_exposures') }}
 ),
 
