@@ -70,7 +70,7 @@ def main() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
     from benchmarks._db import scratch_database
-    from benchmarks.scale import make_book, store_book, symbol_names, write_csv
+    from benchmarks.scale import make_book, onboarding_request, store_book, symbol_names
     from snapfolio.core import calendar
 
     as_of = date.fromisoformat(args.as_of)
@@ -84,7 +84,7 @@ def main() -> None:
     }
     with scratch_database("snapfolio_bench_risk", keep=args.keep_database):
         from flows.batch import execute_batch
-        from flows.request import BatchRequest, OnboardingRequest
+        from flows.request import BatchRequest
         from snapfolio.core.database import get_engine
         from snapfolio.core.settings import load_settings
 
@@ -106,12 +106,7 @@ def main() -> None:
         onboarding = []
         with tempfile.TemporaryDirectory() as tmp:
             for k in range(args.onboarding_runs):
-                _, rows = make_book(1, args.positions, symbols, first, day, args.seed + 100 + k,
-                                    "new")[0]
-                path = Path(tmp) / f"new-{k}.csv"
-                write_csv(path, rows)
-                req = BatchRequest(kind="onboarding", as_of=day,
-                                   onboardings=[OnboardingRequest(str(path), f"onboarded-{k}")])
+                req = onboarding_request(Path(tmp), k, args, symbols, first, day)
                 onboarding.append(_measured(f"onboarding {k}",
                                             lambda req=req: execute_batch(req, settings=settings)))
         result["onboarding"] = onboarding

@@ -56,8 +56,7 @@ def compute_and_store(conn: sa.Connection, as_of: date) -> dict:
                       .merge(book, on=KEY, how="left").merge(summary, on=KEY, how="left"))
     written = write_results(conn, portfolio_rows, position_rows, covariances, moves, days,
                             scenario_ids, pairs,
-                            sorted(int(p) for p in inputs.matrix_targets["portfolio_id"]))
-    lap("store")
+                            sorted(int(p) for p in inputs.matrix_targets["portfolio_id"]), lap)
     return {"sessions": len(keys), "portfolios": int(keys["portfolio_id"].nunique()),
             "positions": len(position_rows), "rows": written, "timings": timings}
 
