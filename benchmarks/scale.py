@@ -148,6 +148,17 @@ def write_csv(path: Path, rows: list) -> None:
                         r.exit_date or "", r.exit_price or ""])
 
 
+def onboarding_request(tmp: Path, k: int, args, symbols: list[str], first: date, day: date):
+    """The k-th new portfolio of the book's shape as a CSV in ``tmp``, onboarded on day."""
+    from flows.request import BatchRequest, OnboardingRequest
+
+    _, rows = make_book(1, args.positions, symbols, first, day, args.seed + 100 + k, "new")[0]
+    path = tmp / f"new-{k}.csv"
+    write_csv(path, rows)
+    return BatchRequest(kind="onboarding", as_of=day,
+                        onboardings=[OnboardingRequest(str(path), f"onboarded-{k}")])
+
+
 # ---------------------------------------------------------------- measuring
 
 class DbtRecorder:
@@ -297,7 +308,7 @@ def run_book(args, first: date, label: str, recorder: DbtRecorder, *, onboarding
     out: dict[str, Any] = {}
     with scratch_database(f"snapfolio_bench_scale_{label}", keep=args.keep_databases):
         from flows.batch import execute_batch
-        from flows.request import BatchRequest, OnboardingRequest
+        from flows.request import BatchRequest
         from snapfolio.core.database import get_engine, resolve_url
         from snapfolio.core.settings import load_settings
 
@@ -336,12 +347,7 @@ def run_book(args, first: date, label: str, recorder: DbtRecorder, *, onboarding
             runs = []
             with tempfile.TemporaryDirectory() as tmp:
                 for k in range(args.onboarding_runs):
-                    _, rows = make_book(1, args.positions, symbols, first, day, args.seed + 100 + k,
-                                        "new")[0]
-                    path = Path(tmp) / f"new-{k}.csv"
-                    write_csv(path, rows)
-                    req = BatchRequest(kind="onboarding", as_of=day,
-                                       onboardings=[OnboardingRequest(str(path), f"onboarded-{k}")])
+                    req = onboarding_request(Path(tmp), k, args, symbols, first, day)
                     runs.append(run_measured(f"{label} onboarding {k}",
                                              lambda req=req: execute_batch(req, settings=settings),
                                              recorder))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from factors.compute import load_prices
 from factors.rolling import returns_from_prices
+from risk._common import Laps
 from snapfolio.core import calendar
 from snapfolio.core.copy import copy_out_frame
 from snapfolio.core.sql import load_sql, sql_text
@@ -37,7 +38,12 @@ def write_work(conn: sa.Connection, portfolio_ids: list[int], as_of: date,
     """Replace raw.risk_work with this run's (portfolio, session) risk work."""
     conn.execute(sa.text("truncate raw.risk_work"))
     name = "risk_work" if risk_marts_exist else "risk_work_first_build"
-    return conn.execute(sql_text(__file__, name), {"ids": portfolio_ids, "as_of": as_of}).rowcount
+    n = conn.execute(sql_text(__file__, name), {"ids": portfolio_ids, "as_of": as_of}).rowcount
+    # its size for the planner: every later statement (the reads, the stores, the risk
+    # marts and their row-scoped tests) joins it against tables of the whole history,
+    # and a stale estimate turns index probes into full scans
+    conn.execute(sa.text("analyze raw.risk_work"))
+    return n
 
 
 @dataclass
@@ -66,30 +72,44 @@ def returns_on_grid(conn: sa.Connection, symbols: list[str], lo: date, hi: date)
     return returns.iloc[1:]
 
 
-def load_inputs(conn: sa.Connection, as_of: date) -> RiskInputs | None:
-    """Everything the risk work set in raw.risk_work needs (None when it is empty)."""
+def load_inputs(conn: sa.Connection, as_of: date, lap: Laps | None = None) -> RiskInputs | None:
+    """Everything the risk work set in raw.risk_work needs (None when it is empty);
+    ``lap`` times each read."""
+    lap = lap or Laps()
     targets = copy_out_frame(conn, load_sql(__file__, "target_equity"))
+    lap("load_targets")
     if targets.empty:
         return None
     targets = targets.rename(columns={"day_number": "snapshot_date"})
     first = pd.Timestamp(int(targets["snapshot_date"].min()), unit="D").date()
     lo = calendar.sessions_back_clipped(first, PORTFOLIO_LOOKBACK)
     grid = _grid(lo, as_of)
-    rets = copy_out_frame(conn, load_sql(__file__, "portfolio_returns"), {"lo": lo, "hi": as_of})
+    # each portfolio from its own first work session's lookback: a portfolio restated far
+    # back does not make the others read its history
+    firsts = targets.groupby("portfolio_id")["snapshot_date"].min()
+    starts = grid[np.maximum(np.searchsorted(grid, firsts.to_numpy(np.int64)) - PORTFOLIO_LOOKBACK, 0)]
+    rets = copy_out_frame(conn, load_sql(__file__, "portfolio_returns"),
+                          {"ids": firsts.index.astype(int).tolist(),
+                           "lo_days": starts.astype(int).tolist(), "hi": as_of})
     portfolio_returns = (rets.pivot(index="day_number", columns="portfolio_id",
                                     values="daily_return")
                          .reindex(index=grid, columns=sorted(targets["portfolio_id"].unique())))
+    lap("load_portfolio_returns")
     positions = copy_out_frame(conn, load_sql(__file__, "open_positions")).rename(
         columns={"day_number": "snapshot_date"})
     positions["available"] = positions["available"].astype(bool)
+    lap("load_positions")
     symbols = sorted(positions.loc[positions["available"], "risk_symbol"].unique())
     symbol_lo = calendar.sessions_back_clipped(first, SYMBOL_LOOKBACK)
     symbol_returns = returns_on_grid(conn, symbols, symbol_lo, as_of).reindex(columns=symbols)
+    lap("load_symbol_returns")
     etf_returns = returns_on_grid(conn, list(ETFS), calendar.sessions_back_clipped(first, FACTOR_LOOKBACK),
                                    as_of).reindex(columns=list(ETFS))
+    lap("load_etf_returns")
     matrix_targets = copy_out_frame(conn, load_sql(__file__, "latest_sessions")).rename(
         columns={"day_number": "snapshot_date"})
     scenarios = pd.DataFrame(conn.execute(sql_text(__file__, "stress_scenarios")).all(),
                              columns=["scenario_id", "factor", "shock", "active"])
+    lap("load_latest_and_scenarios")
     return RiskInputs(targets, portfolio_returns, positions, symbol_returns, etf_returns,
                       matrix_targets, scenarios)

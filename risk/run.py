@@ -7,13 +7,13 @@ is one vectorized call over the whole work set.
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import numpy as np
 import sqlalchemy as sa
 
 from risk import correlations, factor_covariance, har, holdings, return_stats, stress
+from risk._common import Laps
 from risk.inputs import load_inputs, write_work
 from risk.store import write_results
 from snapfolio.core.dbt_project import dbt_var
@@ -29,17 +29,9 @@ def prepare_work(conn: sa.Connection, portfolio_ids: list[int], as_of: date) -> 
 
 def compute_and_store(conn: sa.Connection, as_of: date) -> dict:
     """Compute every risk number of the work set and store it; returns the phase stats."""
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = time.perf_counter()
-        timings[name] = round(now - t, 3)
-        t = now
-
-    inputs = load_inputs(conn, as_of)
-    lap("load")
+    lap = Laps()
+    timings = lap.timings
+    inputs = load_inputs(conn, as_of, lap)
     if inputs is None:
         return {"sessions": 0, "timings": timings}
     keys = inputs.targets[KEY]
@@ -64,8 +56,7 @@ def compute_and_store(conn: sa.Connection, as_of: date) -> dict:
                       .merge(book, on=KEY, how="left").merge(summary, on=KEY, how="left"))
     written = write_results(conn, portfolio_rows, position_rows, covariances, moves, days,
                             scenario_ids, pairs,
-                            sorted(int(p) for p in inputs.matrix_targets["portfolio_id"]))
-    lap("store")
+                            sorted(int(p) for p in inputs.matrix_targets["portfolio_id"]), lap)
     return {"sessions": len(keys), "portfolios": int(keys["portfolio_id"].nunique()),
             "positions": len(position_rows), "rows": written, "timings": timings}
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from risk._common import Laps
 from snapfolio.core.copy import binary_records, copy_in
 from snapfolio.core.sql import run_script
 
@@ -30,8 +31,10 @@ def _copy(conn: sa.Connection, table: str, columns: list[tuple[str, np.ndarray]]
 def write_results(conn: sa.Connection, portfolio_rows: pd.DataFrame, position_rows: pd.DataFrame,
                   covariances: pd.DataFrame, moves: np.ndarray, move_days: np.ndarray,
                   scenario_ids: list[str], pairs: pd.DataFrame,
-                  matrix_portfolios: list[int]) -> dict[str, int]:
-    """Replace the stored risk rows of the work sessions; returns rows written per table."""
+                  matrix_portfolios: list[int], lap: Laps | None = None) -> dict[str, int]:
+    """Replace the stored risk rows of the work sessions; returns rows written per table
+    (``lap`` times the COPY and each replace)."""
+    lap = lap or Laps()
     run_script(conn, __file__, "create_incoming_risk")
     _copy(conn, "incoming_portfolio_risk", [
         ("int8", portfolio_rows["portfolio_id"].to_numpy(np.int64)),
@@ -57,10 +60,14 @@ def write_results(conn: sa.Connection, portfolio_rows: pd.DataFrame, position_ro
         ("int2", (scen_idx.ravel() + 1).astype(np.int16)),
         ("int2", (fac_idx.ravel() + 1).astype(np.int16)),
         ("float8", moves.reshape(-1))])
+    lap("store_copy")
     run_script(conn, __file__, "store_portfolio_risk")
+    lap("store_portfolio_and_position_risk")
     run_script(conn, __file__, "store_factor_risk",
                {"factors": list(FACTORS), "scenarios": list(scenario_ids)})
+    lap("store_factor_risk")
     _write_pairs(conn, pairs, matrix_portfolios)
+    lap("store_correlation_pairs")
     return {"portfolio_risk_stats": len(portfolio_rows), "position_risk_stats": len(position_rows),
             "factor_covariances": len(defined), "stress_factor_moves": int(moves.size),
             "position_correlations": len(pairs)}

@@ -30,6 +30,7 @@ def test_dbt_build_with_unit_tests_passes(db, settings):
     assert {"concentration_merges_lots_of_one_symbol",
             "concentration_top_3_keeps_the_three_largest",
             "drawdown_from_running_peak_null_while_peak_not_positive",
+            "drawdown_carries_the_stored_peak_and_max_drawdown",
             "open_positions_exit_in_window_option_sector_of_underlying",
             } <= names
     assert set(unit.values()) == {"pass"}

@@ -364,3 +364,61 @@ def test_price_correction_restates_exactly_the_windows_and_equals_a_fresh_build(
     fresh = read_marts(db)
     for mart, (mkeys, _) in MARTS.items():
         compare(healed[mart], fresh[mart], mkeys, tolerance=1e-9, name=f"{mart} (fresh)")
+
+
+def test_restated_old_peak_changes_later_drawdowns_as_a_fresh_build(db, tmp_path):
+    """The drawdown is built incrementally (int_portfolio_drawdowns carries the stored
+    running peak and max drawdown from the session before the work set). A correction
+    that halves the close of the largest long holding on the session of the running
+    peak lowers that peak: the later drawdowns move, and the restated rows equal a
+    from-scratch build of the corrected data (to the equity's rounding: max and min
+    are exact)."""
+    prices = tmp_path / "prices.csv"
+    write_price_file(prices)
+    batch_helpers.store_file(db.engine, BOOK_CSV, "book")
+    from snapfolio.core.settings import load_settings
+
+    settings = replace(load_settings(), chunk_sessions=5000)
+    for as_of in (FIRST_RUN, AS_OF):  # the second run carries the first's peak
+        summary = batch_helpers.run_batch(db.engine, settings, db.url, as_of=as_of,
+                                          provider=CsvProvider(prices))
+        assert summary.status in ("completed", "completed_with_warnings"), summary.error
+    before = read_marts(db)["fct_portfolio_risk"]
+
+    equity = _frame(db, "select snapshot_date, equity::float8 as equity "
+                        "from marts.fct_portfolio_snapshots order by snapshot_date")
+    history = equity[equity.snapshot_date <= FIRST_RUN]  # an old peak, before FIRST_RUN
+    peak_on = history.loc[history.equity.idxmax(), "snapshot_date"]
+    top = db.rows("select v.symbol, v.market_value::float8 as mv from marts.fct_position_values v "
+                  "join raw.positions p using (position_id) where v.snapshot_date = :d "
+                  "and p.underlying_symbol is null and v.is_open and v.symbol <> 'HOLEY' "
+                  "order by v.market_value desc limit 1", d=peak_on)[0]
+    stored = db.rows("select close::float8 as close, source from raw.prices "
+                     "where symbol = :s and price_date = :d", s=top["symbol"], d=peak_on)[0]
+    lowered = round(stored["close"] * 0.5, 2)
+    with db.engine.begin() as conn:  # as a provider correction is stored
+        write_prices(conn, pd.DataFrame({
+            "symbol": [top["symbol"]], "price_date": [peak_on], "close": [lowered],
+            "adj_close": [lowered], "source": [stored["source"]]}))
+    summary = _build_book(db, prices)
+    after = read_marts(db)["fct_portfolio_risk"]
+    sessions = calendar.sessions_between(peak_on, AS_OF)
+    assert summary.risk["sessions"] == len(sessions), "restated from the peak's session only"
+
+    keys = ["portfolio_id", "snapshot_date"]
+    for column in ("drawdown", "max_drawdown"):
+        moved = set(_changed(before, after, keys, column).snapshot_date)
+        assert min(moved) >= peak_on, f"{column}: a session before the correction moved"
+        assert len(moved) > 20, f"{column}: the lowered peak moved too little ({len(moved)})"
+    assert len(_changed(before, after, keys, "drawdown").snapshot_date) >= 60
+
+    fresh_prices = tmp_path / "corrected.csv"
+    write_price_file(fresh_prices, {top["symbol"]: (peak_on, lowered)})
+    db.reset()
+    batch_helpers.store_file(db.engine, BOOK_CSV, "book")
+    _build_book(db, fresh_prices)
+    fresh = read_marts(db)["fct_portfolio_risk"]
+    compare(after, fresh, keys, tolerance=1e-9, name="fct_portfolio_risk (fresh)")
+    # the drawdowns to the equity's own rounding (its sums are not ordered across builds)
+    drawdowns = keys + ["drawdown", "max_drawdown"]
+    compare(after[drawdowns], fresh[drawdowns], keys, tolerance=1e-12, name="drawdowns (fresh)")

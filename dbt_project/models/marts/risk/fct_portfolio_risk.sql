@@ -15,7 +15,10 @@
     (drawdown, concentration, the worst stress scenario), as of each session with no
     look-ahead. NULL where a number is not defined. -#}
 
-with work_sessions as (
+with work_sessions as not materialized (
+    -- read twice: inlined, so the planner sees raw.risk_work's statistics and probes
+    -- the stress results' and stats' indexes for the work sessions (a materialized CTE
+    -- is a guess, which hash-joins their whole history)
     select * from {{ ref('stg_risk_work') }}
 ),
 

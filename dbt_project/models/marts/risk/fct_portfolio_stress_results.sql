@@ -18,7 +18,8 @@
     on the shocked factors, the within-block conditional move on the unshocked ones,
     0 elsewhere); NULL when d's factor covariance is undefined. -#}
 
-with work_sessions as (
+with work_sessions as not materialized (
+    -- read three times: inlined, so each read sees raw.risk_work's statistics
     select * from {{ ref('stg_risk_work') }}
 ),
 
@@ -63,20 +64,69 @@ work_scenarios as (
     cross join active_scenarios
 ),
 
+work_exposures as (
+    -- each work session's factor exposures, read once (not once per scenario and
+    -- factor); a factor with no row contributes 0 to every sum below
+    select
+        work_sessions.portfolio_id,
+        work_sessions.snapshot_date,
+        exposures.factor,
+        coalesce(exposures.dollar_exposure, 0) as dollar_exposure
+    from work_sessions
+    inner join exposures
+        on
+        exposures.portfolio_id = work_sessions.portfolio_id
+        and exposures.snapshot_date = work_sessions.snapshot_date
+),
+
+direct_sums as (
+    select
+        work_exposures.portfolio_id,
+        work_exposures.snapshot_date,
+        active_shocks.scenario_id,
+        sum(work_exposures.dollar_exposure * active_shocks.applied_shock) as direct_pnl
+    from work_exposures
+    inner join active_shocks on active_shocks.factor = work_exposures.factor
+    group by work_exposures.portfolio_id, work_exposures.snapshot_date, active_shocks.scenario_id
+),
+
+move_counts as (
+    -- the implied moves defined on each session (8 = d's covariance is defined)
+    select
+        moves.as_of_date,
+        moves.scenario_id,
+        count(moves.implied_move) as defined_moves
+    from moves
+    where moves.as_of_date in (select work_sessions.snapshot_date from work_sessions)
+    group by moves.as_of_date, moves.scenario_id
+),
+
+correlated_sums as (
+    select
+        work_exposures.portfolio_id,
+        work_exposures.snapshot_date,
+        moves.scenario_id,
+        sum(work_exposures.dollar_exposure * moves.implied_move) as correlated_pnl
+    from work_exposures
+    inner join moves
+        on
+        moves.as_of_date = work_exposures.snapshot_date
+        and moves.factor = work_exposures.factor
+    group by work_exposures.portfolio_id, work_exposures.snapshot_date, moves.scenario_id
+),
+
 direct as (
     select
         work_scenarios.portfolio_id,
         work_scenarios.snapshot_date,
         work_scenarios.scenario_id,
-        sum(coalesce(exposures.dollar_exposure, 0) * active_shocks.applied_shock) as direct_pnl
+        coalesce(direct_sums.direct_pnl, 0) as direct_pnl
     from work_scenarios
-    inner join active_shocks on active_shocks.scenario_id = work_scenarios.scenario_id
-    left join exposures
+    left join direct_sums
         on
-        exposures.portfolio_id = work_scenarios.portfolio_id
-        and exposures.snapshot_date = work_scenarios.snapshot_date
-        and exposures.factor = active_shocks.factor
-    group by work_scenarios.portfolio_id, work_scenarios.snapshot_date, work_scenarios.scenario_id
+        direct_sums.portfolio_id = work_scenarios.portfolio_id
+        and direct_sums.snapshot_date = work_scenarios.snapshot_date
+        and direct_sums.scenario_id = work_scenarios.scenario_id
 ),
 
 correlated as (
@@ -85,20 +135,18 @@ correlated as (
         work_scenarios.snapshot_date,
         work_scenarios.scenario_id,
         case
-            when count(moves.implied_move) = 8
-                then sum(coalesce(exposures.dollar_exposure, 0) * moves.implied_move)
+            when move_counts.defined_moves = 8 then coalesce(correlated_sums.correlated_pnl, 0)
         end as correlated_pnl
     from work_scenarios
-    inner join moves
+    inner join move_counts
         on
-        moves.as_of_date = work_scenarios.snapshot_date
-        and moves.scenario_id = work_scenarios.scenario_id
-    left join exposures
+        move_counts.as_of_date = work_scenarios.snapshot_date
+        and move_counts.scenario_id = work_scenarios.scenario_id
+    left join correlated_sums
         on
-        exposures.portfolio_id = work_scenarios.portfolio_id
-        and exposures.snapshot_date = work_scenarios.snapshot_date
-        and exposures.factor = moves.factor
-    group by work_scenarios.portfolio_id, work_scenarios.snapshot_date, work_scenarios.scenario_id
+        correlated_sums.portfolio_id = work_scenarios.portfolio_id
+        and correlated_sums.snapshot_date = work_scenarios.snapshot_date
+        and correlated_sums.scenario_id = work_scenarios.scenario_id
 ),
 
 final as (
