@@ -14,7 +14,8 @@
     over the open positions that have a beta; dollar_exposure = beta × equity (computed
     as Σ MV × beta, the same number, defined even if equity were 0). Equity comes from
     this build's snapshots, read for the work set only. A session with no open position
-    still gets its rows (beta 0). -#}
+    still gets its rows (beta 0). Summed straight from the build's factor vectors (one
+    row per position x session, int_position_factor_exposures), never from long rows. -#}
 
 with position_exposures as (
     select * from {{ ref('int_position_factor_exposures') }}
@@ -43,6 +44,21 @@ work_snapshots as (
         and snapshots.snapshot_date = work_sessions.snapshot_date
 ),
 
+factor_order as (
+    {{ factor_order('factor_definitions') }}
+),
+
+position_factor_betas as (
+    select
+        position_exposures.portfolio_id,
+        position_exposures.snapshot_date,
+        factor_order.factor,
+        position_exposures.market_value,
+        position_exposures.betas[factor_order.factor_index] as beta
+    from position_exposures
+    inner join factor_order on factor_order.factor_index <= cardinality(position_exposures.betas)
+),
+
 aggregated as (
     select
         portfolio_id,
@@ -51,7 +67,7 @@ aggregated as (
         sum(market_value * beta) filter (where beta is not null) as beta_weighted_value,
         count(*) filter (where beta is not null) as positions_with_beta,
         count(*) filter (where beta is null) as positions_without_beta
-    from position_exposures
+    from position_factor_betas
     group by portfolio_id, snapshot_date, factor
 ),
 
