@@ -48,34 +48,31 @@ factor_order as (
     {{ factor_order('factor_definitions') }}
 ),
 
-position_factor_betas as (
+aggregated as (
+    -- each vector unnested in place (factor i = its position in the vector), grouped
+    -- on the integer position; the factor names are joined to the ~12 x sessions sums
     select
         position_exposures.portfolio_id,
         position_exposures.snapshot_date,
-        factor_order.factor,
-        position_exposures.market_value,
-        position_exposures.betas[factor_order.factor_index] as beta
+        factor_betas.factor_index,
+        sum(position_exposures.market_value * factor_betas.beta) as beta_weighted_value,
+        count(factor_betas.beta) as positions_with_beta,
+        count(*) - count(factor_betas.beta) as positions_without_beta
     from position_exposures
-    inner join factor_order on factor_order.factor_index <= cardinality(position_exposures.betas)
-),
-
-aggregated as (
-    select
-        portfolio_id,
-        snapshot_date,
-        factor,
-        sum(market_value * beta) filter (where beta is not null) as beta_weighted_value,
-        count(*) filter (where beta is not null) as positions_with_beta,
-        count(*) filter (where beta is null) as positions_without_beta
-    from position_factor_betas
-    group by portfolio_id, snapshot_date, factor
+    cross join
+        lateral unnest(position_exposures.betas)
+        with ordinality as factor_betas (beta, factor_index)
+    group by
+        position_exposures.portfolio_id,
+        position_exposures.snapshot_date,
+        factor_betas.factor_index
 ),
 
 final as (
     select
         cast(work_snapshots.portfolio_id as bigint) as portfolio_id,
         cast(work_snapshots.snapshot_date as date) as snapshot_date,
-        cast(factor_definitions.factor as text) as factor,
+        cast(factor_order.factor as text) as factor,
         cast(
             coalesce(aggregated.beta_weighted_value, 0) / nullif(work_snapshots.equity, 0)
             as double precision
@@ -85,11 +82,11 @@ final as (
         cast(coalesce(aggregated.positions_with_beta, 0) as integer) as positions_with_beta,
         cast(coalesce(aggregated.positions_without_beta, 0) as integer) as positions_without_beta
     from work_snapshots
-    cross join factor_definitions
+    cross join factor_order
     left join aggregated
         on aggregated.portfolio_id = work_snapshots.portfolio_id
         and aggregated.snapshot_date = work_snapshots.snapshot_date
-        and aggregated.factor = factor_definitions.factor
+        and aggregated.factor_index = factor_order.factor_index
 )
 
 select * from final
