@@ -19,7 +19,7 @@ from ingest.restatements import forget_portfolio
 MART_TABLES_BY_PORTFOLIO = (
     "marts.fct_position_values",
     "marts.fct_portfolio_snapshots",
-    "marts.fct_position_factor_exposures",
+    "marts_store.fct_position_exposure_vectors",  # the long-form view marts.fct_position_factor_exposures reads it
     "marts.fct_portfolio_factor_exposures",
     "marts.fct_portfolio_risk",
     "marts.fct_position_risk",

@@ -35,7 +35,7 @@ RAW_TABLES = (
     "raw.position_risk_stats, raw.factor_covariances, raw.stress_factor_moves, "
     "raw.position_correlations, raw.risk_work, raw.run_messages"
 )
-DBT_SCHEMAS = ("staging", "intermediate", "marts", "raw_seeds")
+DBT_SCHEMAS = ("staging", "intermediate", "marts", "marts_store", "raw_seeds")
 
 
 @dataclass

@@ -1,24 +1,27 @@
-{# Live per-(portfolio, session) row count of marts.fct_position_factor_exposures, kept
-   in marts.fct_position_factor_exposures_counts so that the work-set model can compare
-   it with position_count × factors without re-counting the whole exposure history every
-   build (12 rows per open position and session): that check then costs one row per
-   (portfolio, session).
+{# Live per-(portfolio, session) row count of the long form marts.fct_position_factor_exposures
+   (the rows its vector store marts_store.fct_position_exposure_vectors stands for:
+   macros/factor_vectors.sql vector_exposure_rows), kept in
+   marts.fct_position_factor_exposures_counts so that the work-set model can compare
+   it with position_count × factors without re-reading the exposure history every
+   build: that check then costs one row per (portfolio, session).
 
    Who keeps it exact:
    * dbt itself: this post-hook sets the count of every session the build (re)wrote
      from the build's own rows (int_position_factor_exposures: exactly the rows the
-     mart just received), in the model's transaction;
+     store just received), in the model's transaction;
    * statement-level triggers (transition tables) on DELETE, UPDATE and TRUNCATE of the
-     mart, in the writer's transaction: the pre-hook's and dbt's deletes, a
-     re-onboarding's delete, a manual repair. Bulk INSERTs are not triggered (a
-     transition table of a 12M-row backfill chunk costs more than the insert's own
-     index work); rows inserted by something other than dbt are therefore not counted,
+     store, in the writer's transaction: the pre-hook's and dbt's deletes, a
+     re-onboarding's delete, a manual repair (through the long-form view's INSTEAD OF
+     triggers too). Bulk INSERTs are not triggered (a transition table of a backfill
+     chunk costs more than the insert's own index work); rows inserted by something
+     other than dbt are therefore not counted,
      which can only make a session look short and be rebuilt once: the safe side.
    The first build, a full refresh or a mart rebuilt outside dbt has no triggers yet:
    then the counts are rebuilt from the mart (one full count) and the triggers attached. #}
 {% macro exposure_counts_hook() -%}
-{%- set counts = this.schema ~ '.' ~ this.identifier ~ '_counts' -%}
+{%- set counts = 'marts.fct_position_factor_exposures_counts' -%}
 {%- set fn = this.schema ~ '.' ~ this.identifier ~ '_count' -%}
+{%- set n = vector_exposure_rows('r') -%}
 create table if not exists {{ counts }} (
     portfolio_id bigint not null,
     snapshot_date date not null,
@@ -31,8 +34,8 @@ begin
     update {{ counts }} as c
     set exposure_rows = c.exposure_rows - removed.n
     from (
-        select portfolio_id, snapshot_date, count(*) as n
-        from removed_rows group by portfolio_id, snapshot_date
+        select r.portfolio_id, r.snapshot_date, sum({{ n }}) as n
+        from removed_rows as r group by r.portfolio_id, r.snapshot_date
     ) as removed
     where c.portfolio_id = removed.portfolio_id and c.snapshot_date = removed.snapshot_date;
     return null;
@@ -42,20 +45,20 @@ $fn$;
 create or replace function {{ fn }}_moved() returns trigger language plpgsql as $fn$
 begin
     if exists (
-        select 1 from (select portfolio_id, snapshot_date, count(*) as n from removed_rows
-                       group by portfolio_id, snapshot_date) as o
-        full join (select portfolio_id, snapshot_date, count(*) as n from added_rows
-                   group by portfolio_id, snapshot_date) as a
+        select 1 from (select r.portfolio_id, r.snapshot_date, sum({{ n }}) as n from removed_rows as r
+                       group by r.portfolio_id, r.snapshot_date) as o
+        full join (select r.portfolio_id, r.snapshot_date, sum({{ n }}) as n from added_rows as r
+                   group by r.portfolio_id, r.snapshot_date) as a
           on a.portfolio_id = o.portfolio_id and a.snapshot_date = o.snapshot_date
         where a.n is distinct from o.n
     ) then
         update {{ counts }} as c
         set exposure_rows = c.exposure_rows - removed.n
-        from (select portfolio_id, snapshot_date, count(*) as n from removed_rows
-              group by portfolio_id, snapshot_date) as removed
+        from (select r.portfolio_id, r.snapshot_date, sum({{ n }}) as n from removed_rows as r
+              group by r.portfolio_id, r.snapshot_date) as removed
         where c.portfolio_id = removed.portfolio_id and c.snapshot_date = removed.snapshot_date;
         insert into {{ counts }} as c (portfolio_id, snapshot_date, exposure_rows)
-        select portfolio_id, snapshot_date, count(*) from added_rows group by portfolio_id, snapshot_date
+        select r.portfolio_id, r.snapshot_date, sum({{ n }}) from added_rows as r group by r.portfolio_id, r.snapshot_date
         on conflict (portfolio_id, snapshot_date)
         do update set exposure_rows = c.exposure_rows + excluded.exposure_rows;
     end if;
@@ -82,8 +85,8 @@ begin
         -- nothing has kept the counts, so recount it once
         truncate {{ counts }};
         insert into {{ counts }} (portfolio_id, snapshot_date, exposure_rows)
-        select portfolio_id, snapshot_date, count(*) from {{ this }}
-        group by portfolio_id, snapshot_date;
+        select r.portfolio_id, r.snapshot_date, sum({{ n }}) from {{ this }} as r
+        group by r.portfolio_id, r.snapshot_date;
         create trigger exposure_counts_removed after delete on {{ this }}
             referencing old table as removed_rows
             for each statement execute function {{ fn }}_removed();
@@ -98,9 +101,9 @@ begin
         select work.portfolio_id, work.snapshot_date, coalesce(built.n, 0)
         from {{ ref('int_portfolio_work_sessions') }} as work
         left join (
-            select portfolio_id, snapshot_date, count(*) as n
-            from {{ ref('int_position_factor_exposures') }}
-            group by portfolio_id, snapshot_date
+            select r.portfolio_id, r.snapshot_date, sum(cardinality(r.betas)) as n
+            from {{ ref('int_position_factor_exposures') }} as r
+            group by r.portfolio_id, r.snapshot_date
         ) as built
             on built.portfolio_id = work.portfolio_id and built.snapshot_date = work.snapshot_date
         on conflict (portfolio_id, snapshot_date) do update set exposure_rows = excluded.exposure_rows;

@@ -5,6 +5,10 @@
 -- 'unavailable' / 'insufficient_history' and a reason. A missing row is exactly how the
 -- old batch left new portfolios without exposures.
 -- One row per (portfolio, position, problem), with the factors and sessions affected.
+-- Read from the exposure store (one vector row per position and session, the long form
+-- is a view over it): each open position-session of the run's scope is one index probe
+-- of its vector row; only the factors without a beta (unavailable, insufficient
+-- history: few) are looked up in the long-form view for their status and reason.
 with scope as not materialized (
     -- the alias is GX's contract (expectations/checks.py), not used here
     select * from {batch} as run_scope  -- noqa: AL05
@@ -37,25 +41,70 @@ open_positions as (
         and (scope.since is null or position_values.snapshot_date >= scope.since)
 ),
 
-checked as (
+factor_order as (
+    -- the vectors' factor order (dbt macro factor_order): by name, byte order
+    select factor, cast(row_number() over (order by factor collate "C") as integer) as factor_index
+    from factors
+),
+
+position_factors as (
     select
         open_positions.*,
-        factors.factor,
-        case
-            when exposures.position_id is null then 'no exposure row'
-            when exposures.beta is not null then null
-            when exposures.exposure_status is null
-                or exposures.exposure_status not in ('unavailable', 'insufficient_history')
-                then 'no beta and exposure_status ' || coalesce(exposures.exposure_status, 'null')
-            when exposures.exposure_reason is null then 'no beta and no exposure_reason'
-        end as problem
+        factor_order.factor,
+        vectors.position_id is not null
+        and factor_order.factor_index <= cardinality(vectors.betas)
+        and not coalesce(factor_order.factor_index = any(vectors.deleted_factors), false)
+            as has_row,
+        vectors.betas[factor_order.factor_index] is not null as has_beta
     from open_positions
-    cross join factors
-    left join marts.fct_position_factor_exposures as exposures
-        on exposures.portfolio_id = open_positions.portfolio_id
-        and exposures.position_id = open_positions.position_id
-        and exposures.snapshot_date = open_positions.snapshot_date
-        and exposures.factor = factors.factor
+    cross join factor_order
+    left join marts_store.fct_position_exposure_vectors as vectors
+        on vectors.portfolio_id = open_positions.portfolio_id
+        and vectors.snapshot_date = open_positions.snapshot_date
+        and vectors.position_id = open_positions.position_id
+),
+
+without_beta as (
+    -- the few present rows without a beta: their status and reason, as the contract
+    -- (the long-form view) shows them
+    select
+        position_factors.portfolio_id,
+        position_factors.position_id,
+        position_factors.snapshot_date,
+        position_factors.factor,
+        exposures.exposure_status,
+        exposures.exposure_reason
+    from position_factors
+    inner join marts.fct_position_factor_exposures as exposures
+        on exposures.portfolio_id = position_factors.portfolio_id
+        and exposures.position_id = position_factors.position_id
+        and exposures.snapshot_date = position_factors.snapshot_date
+        and exposures.factor = position_factors.factor
+    where position_factors.has_row and not position_factors.has_beta
+),
+
+checked as (
+    select
+        position_factors.portfolio_id,
+        position_factors.portfolio_name,
+        position_factors.position_id,
+        position_factors.symbol,
+        position_factors.snapshot_date,
+        position_factors.factor,
+        case
+            when not position_factors.has_row then 'no exposure row'
+            when position_factors.has_beta then null
+            when without_beta.exposure_status is null
+                or without_beta.exposure_status not in ('unavailable', 'insufficient_history')
+                then 'no beta and exposure_status ' || coalesce(without_beta.exposure_status, 'null')
+            when without_beta.exposure_reason is null then 'no beta and no exposure_reason'
+        end as problem
+    from position_factors
+    left join without_beta
+        on without_beta.portfolio_id = position_factors.portfolio_id
+        and without_beta.position_id = position_factors.position_id
+        and without_beta.snapshot_date = position_factors.snapshot_date
+        and without_beta.factor = position_factors.factor
 ),
 
 final as (
