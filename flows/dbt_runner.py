@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,14 @@ from sqlalchemy.engine import URL
 
 from snapfolio.core.database import dbt_env
 from snapfolio.core.settings import Settings
+
+
+SLOT_RE = re.compile(r"[a-z0-9]{1,20}")
+
+
+def intermediate_schema(slot: str) -> str:
+    """The schema of a slot's working tables (dbt macro generate_schema_name)."""
+    return f"intermediate_{slot}" if slot else "intermediate"
 
 
 class DbtBuildError(RuntimeError):
@@ -126,24 +135,34 @@ def dbt_build(
     data_tests: bool = True,
     models_only: bool = False,
     build_id: str | None = None,
+    slot: str = "",
 ) -> DbtResult:
     """`dbt build` (models, seeds, data tests); raises DbtBuildError on failure.
 
     `build_id` names this build's raw.build_scope row (`build_scope`); a build of models
-    that read no scope (the risk marts) passes none. Unit tests check the SQL, not the
+    that read no scope (the risk marts) passes none. `slot` (a short [a-z0-9] name)
+    gives the build its own intermediate schema (intermediate_<slot>) and dbt target
+    directory, so builds in different slots can run at the same time; the default slot
+    is the one the global dbt lock serializes. Unit tests check the SQL, not the
     data, so batch runs skip them; the test suite runs them (unit_tests=True).
     """
     import time
 
     from dbt.cli.main import dbtRunner
 
-    env = dbt_env(url)
+    if slot and not SLOT_RE.fullmatch(slot):
+        raise ValueError(f"dbt slot {slot!r}: must be 1-20 characters a-z, 0-9")
+    env = {**dbt_env(url), "SNAPFOLIO_DBT_SLOT": slot}
+    # every connection dbt opens in this invocation carries the build id and has the
+    # slot's intermediate schema on its search_path (the grain tests' unqualified
+    # var work_set_rows); libpq reads PGOPTIONS at connect time, and dbt runs one
+    # invocation per process at a time
+    options = [env.get("PGOPTIONS", ""), f"-c search_path={intermediate_schema(slot)},public"]
     if build_id is not None:
-        # every connection dbt opens in this invocation carries the id (libpq reads
-        # PGOPTIONS at connect time); dbt runs one invocation per process at a time
-        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c snapfolio.build_id={build_id}".strip()
+        options.append(f"-c snapfolio.build_id={build_id}")
+    env["PGOPTIONS"] = " ".join(o for o in options if o)
     os.environ.update(env)
-    target = settings.home / "dbt_target"
+    target = settings.home / (f"dbt_target_{slot}" if slot else "dbt_target")
     args = [
         "build",
         "--project-dir", str(settings.dbt_project_dir),
