@@ -30,7 +30,6 @@ from sqlalchemy.engine import URL
 from snapfolio.core.database import dbt_env
 from snapfolio.core.settings import Settings
 
-
 SLOT_RE = re.compile(r"[a-z0-9]{1,20}")
 
 

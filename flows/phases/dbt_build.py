@@ -20,10 +20,10 @@ from sqlalchemy.engine import URL, Engine
 
 from flows.dbt_runner import (
     DbtResult,
+    build_scope,
     dbt_build,
     project_fingerprint,
     record_full_build,
-    build_scope,
     views_and_seeds_current,
 )
 from ingest import restatements

@@ -17,8 +17,8 @@ missing as (
     from finals
     inner join marts.fct_position_values as position_values
         on
-            position_values.portfolio_id = finals.portfolio_id
-            and position_values.snapshot_date = finals.snapshot_date
+        position_values.portfolio_id = finals.portfolio_id
+        and position_values.snapshot_date = finals.snapshot_date
     where
         position_values.is_open
         and position_values.price_source = 'entry'

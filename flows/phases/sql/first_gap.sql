@@ -27,7 +27,9 @@ done as (
     select s.portfolio_id, count(*) as n, min(s.snapshot_date) as lo, max(s.snapshot_date) as hi
     from marts.fct_portfolio_snapshots as s
     inner join first_entries on first_entries.portfolio_id = s.portfolio_id
-    where (s.is_complete or s.is_final) and s.snapshot_date >= first_entries.first_entry and s.snapshot_date <= :a
+    where
+        (s.is_complete or s.is_final)
+        and s.snapshot_date >= first_entries.first_entry and s.snapshot_date <= :a
     group by s.portfolio_id
 ),
 
