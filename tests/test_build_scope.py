@@ -97,8 +97,17 @@ def test_scope_rows_are_per_build_and_dead_ones_are_dropped(db) -> None:
     assert db.scalar("select count(*) from raw.build_scope") == 0
 
 
+@pytest.fixture
+def slot_schemas(db):
+    """The slots' intermediate schemas are not among the ones `db` drops: drop them."""
+    yield
+    with db.engine.begin() as conn:
+        for slot in AS_OF:
+            conn.execute(sa.text(f"drop schema if exists intermediate_{slot} cascade"))
+
+
 def test_two_builds_of_disjoint_portfolios_run_at_once_each_in_its_own_scope(
-        db, settings, tmp_path) -> None:
+        db, settings, tmp_path, slot_schemas) -> None:
     ids = {"a": _portfolio(db, tmp_path, "scope_a", ["AAPL", "MSFT"]),
            "b": _portfolio(db, tmp_path, "scope_b", ["KO", "PG", "XOM"])}
     batch_helpers.run_batch(db.engine, settings, db.url, as_of=AS_OF["b"])
