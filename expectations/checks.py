@@ -46,8 +46,10 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "no_portfolio_lags",
         MARTS_SUITE,
-        "Every active portfolio in scope has a complete snapshot for every session from its "
-        "first entry through the last session <= as_of (read live, not from a watermark).",
+        "Every active portfolio in scope has a complete (or final: incomplete only for closes "
+        "the providers were already asked for and did not have) snapshot for every session "
+        "from its first entry through the last session <= as_of (read live, not from a "
+        "watermark).",
     ),
     Check(
         "every_position_has_exposures",

@@ -133,6 +133,7 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
         first = calendar.next_session(end)
         if not ids:
             return
+    summary.notes.extend(plan.final_session_notes(engine, ids, as_of))
 
     progress.step("risk")
     fault_point("risk")

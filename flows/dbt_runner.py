@@ -1,15 +1,25 @@
 """Run `dbt build` in-process against the same database the Python code uses.
 
-The run's scope (as_of, portfolio ids) is written to raw.build_scope right before the
-build instead of being passed as --vars: the compiled project then never changes, so
-dbt's partial parsing stays valid and a build costs no re-parse. The caller holds the
-global dbt advisory lock, so one scope row is enough.
+The build's scope (as_of, portfolio ids) is one row of raw.build_scope keyed by a fresh
+build id (`build_scope`), and the id reaches dbt as a setting of its connections
+(`-c snapfolio.build_id=...` in PGOPTIONS), which stg_build_scope filters on. Not a
+--vars value: a changed --vars makes dbt re-parse the whole project, while the
+compiled project stays the same here, so partial parsing stays valid and a build costs
+no re-parse. Each invocation reads only its own row, so two builds of disjoint
+portfolios never see each other's scope; the global dbt lock (flows/phases/dbt_build.py)
+is still taken around a build, but nothing here needs it any more (see README: it could
+be narrowed to the view/seed rebuild and to builds of overlapping portfolios).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,6 +29,13 @@ from sqlalchemy.engine import URL
 
 from snapfolio.core.database import dbt_env
 from snapfolio.core.settings import Settings
+
+SLOT_RE = re.compile(r"[a-z0-9]{1,20}")
+
+
+def intermediate_schema(slot: str) -> str:
+    """The schema of a slot's working tables (dbt macro generate_schema_name)."""
+    return f"intermediate_{slot}" if slot else "intermediate"
 
 
 class DbtBuildError(RuntimeError):
@@ -64,12 +81,46 @@ def record_full_build(conn: sa.Connection, fingerprint: str) -> None:
     )
 
 
-def write_build_scope(conn: sa.Connection, as_of: date, portfolio_ids: list[int] | None) -> None:
-    conn.execute(sa.text("delete from raw.build_scope"))
+def write_build_scope(conn: sa.Connection, as_of: date, portfolio_ids: list[int] | None) -> str:
+    """Insert this build's own scope row; returns its build id (for `dbt_build`)."""
+    build_id = uuid.uuid4().hex
     conn.execute(
-        sa.text("insert into raw.build_scope (as_of, portfolio_ids) values (:a, :p)"),
-        {"a": as_of, "p": list(portfolio_ids) if portfolio_ids else None},
+        sa.text("insert into raw.build_scope (build_id, as_of, portfolio_ids, hostname, pid) "
+                "values (:b, :a, :p, :h, :pid)"),
+        {"b": build_id, "a": as_of, "p": list(portfolio_ids) if portfolio_ids else None,
+         "h": socket.gethostname(), "pid": os.getpid()},
     )
+    return build_id
+
+
+def drop_build_scope(conn: sa.Connection, build_id: str) -> None:
+    conn.execute(sa.text("delete from raw.build_scope where build_id = :b"), {"b": build_id})
+
+
+@contextmanager
+def build_scope(engine: sa.Engine, as_of: date, portfolio_ids: list[int] | None) -> Iterator[str]:
+    """A scope row committed for the length of one build, deleted after it (even on error)."""
+    with engine.begin() as conn:
+        build_id = write_build_scope(conn, as_of, portfolio_ids)
+    try:
+        yield build_id
+    finally:
+        with engine.begin() as conn:
+            drop_build_scope(conn, build_id)
+
+
+def drop_dead_build_scopes(conn: sa.Connection, pid_alive: Callable[[int], bool]) -> int:
+    """Scope rows of builds whose process is gone (same host, pid not alive) or that are
+    older than a day (no build lasts that long): what a crash mid-build leaves behind."""
+    rows = conn.execute(sa.text(
+        "select build_id, hostname, pid, created_at < clock_timestamp() - interval '1 day' "
+        "as expired from raw.build_scope")).all()
+    host = socket.gethostname()
+    dead = [r.build_id for r in rows
+            if r.expired or (r.hostname == host and (r.pid is None or not pid_alive(r.pid)))]
+    if dead:
+        conn.execute(sa.text("delete from raw.build_scope where build_id = any(:b)"), {"b": dead})
+    return len(dead)
 
 
 def dbt_build(
@@ -82,18 +133,35 @@ def dbt_build(
     unit_tests: bool = False,
     data_tests: bool = True,
     models_only: bool = False,
+    build_id: str | None = None,
+    slot: str = "",
 ) -> DbtResult:
     """`dbt build` (models, seeds, data tests); raises DbtBuildError on failure.
 
-    Unit tests check the SQL, not the data, so batch runs skip them; the test suite
-    runs them (unit_tests=True).
+    `build_id` names this build's raw.build_scope row (`build_scope`); a build of models
+    that read no scope (the risk marts) passes none. `slot` (a short [a-z0-9] name)
+    gives the build its own intermediate schema (intermediate_<slot>) and dbt target
+    directory, so builds in different slots can run at the same time; the default slot
+    is the one the global dbt lock serializes. Unit tests check the SQL, not the
+    data, so batch runs skip them; the test suite runs them (unit_tests=True).
     """
     import time
 
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_env(url))
-    target = settings.home / "dbt_target"
+    if slot and not SLOT_RE.fullmatch(slot):
+        raise ValueError(f"dbt slot {slot!r}: must be 1-20 characters a-z, 0-9")
+    env = {**dbt_env(url), "SNAPFOLIO_DBT_SLOT": slot}
+    # every connection dbt opens in this invocation carries the build id and has the
+    # slot's intermediate schema on its search_path (the grain tests' unqualified
+    # var work_set_rows); libpq reads PGOPTIONS at connect time, and dbt runs one
+    # invocation per process at a time
+    options = [env.get("PGOPTIONS", ""), f"-c search_path={intermediate_schema(slot)},public"]
+    if build_id is not None:
+        options.append(f"-c snapfolio.build_id={build_id}")
+    env["PGOPTIONS"] = " ".join(o for o in options if o)
+    os.environ.update(env)
+    target = settings.home / (f"dbt_target_{slot}" if slot else "dbt_target")
     args = [
         "build",
         "--project-dir", str(settings.dbt_project_dir),
@@ -116,7 +184,11 @@ def dbt_build(
     if excluded:
         args += ["--exclude-resource-type", *excluded]
     started = time.perf_counter()
-    res = dbtRunner().invoke(args)
+    try:
+        res = dbtRunner().invoke(args)
+    finally:
+        # never leak the id into the process's later connections
+        os.environ["PGOPTIONS"] = dbt_env(url).get("PGOPTIONS", "")
     elapsed = time.perf_counter() - started
     result = DbtResult(elapsed_s=elapsed)
     failures = []

@@ -16,6 +16,7 @@ import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from flows.dbt_runner import drop_dead_build_scopes
 from snapfolio.core.locks import run_is_alive
 
 HEARTBEAT_SECONDS = float(os.environ.get("SNAPFOLIO_HEARTBEAT_SECONDS", "5"))
@@ -77,11 +78,13 @@ def reconcile_stale_runs(engine: Engine) -> list[str]:
     """Mark `running` rows whose process is gone as `crashed`; returns their ids.
 
     Gone = the run's advisory lock is free (its connection died) and either the
-    heartbeat is stale or the pid no longer exists on this host.
+    heartbeat is stale or the pid no longer exists on this host. The build-scope rows
+    such a process left mid-build go too.
     """
     host = socket.gethostname()
     crashed = []
     with engine.begin() as conn:
+        drop_dead_build_scopes(conn, psutil.pid_exists)
         rows = conn.execute(sa.text(
             "select run_id, pid, hostname, extract(epoch from clock_timestamp() - heartbeat_at) as age "
             "from raw.batch_runs where status = 'running' for update skip locked")).all()

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flows.dbt_runner import dbt_build, write_build_scope
+from flows.dbt_runner import build_scope, dbt_build
 
 
 def test_dbt_build_with_unit_tests_passes(db, settings):
-    with db.engine.begin() as conn:
-        write_build_scope(conn, date(2025, 3, 7), None)
-    result = dbt_build(settings, db.url, unit_tests=True)
+    with build_scope(db.engine, date(2025, 3, 7), None) as build_id:
+        result = dbt_build(settings, db.url, unit_tests=True, build_id=build_id)
     unit = {k: v for k, v in result.nodes.items() if k.startswith("unit_test.")}
     names = {k.split(".")[-1] for k in unit}
     assert {"first_session_has_zero_daily_pnl", "short_position_gains_when_price_falls",

@@ -96,8 +96,9 @@ def test_stale_window_has_one_owner():
 
     assert yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"] == {
         "stale_price_sessions": 5,
+        # unqualified: the build's search_path has its slot's intermediate schema
         "work_set_rows": "(portfolio_id, snapshot_date) in (select portfolio_id, snapshot_date"
-                         " from intermediate.int_portfolio_work_sessions)",
+                         " from int_portfolio_work_sessions)",
         "risk_work_rows": "(portfolio_id, snapshot_date) in (select portfolio_id, snapshot_date"
                           " from raw.risk_work)",
         "tlt_duration_years": 17,
@@ -116,5 +117,5 @@ def test_grain_tests_share_one_where(manifest):
               if node.resource_type == "test" and node.config.where}
     # one where per build: the accounting build's work set, the risk build's work set
     assert len(wheres) == 2
-    assert {"intermediate.int_portfolio_work_sessions" in w for w in wheres} == {True, False}
+    assert {"from int_portfolio_work_sessions" in w for w in wheres} == {True, False}
     assert any("raw.risk_work" in w for w in wheres)

@@ -137,8 +137,8 @@ def test_carry_forward_expectations():
 
 def test_work_set_expectations():
     """Per portfolio (never a global date): a session from the first entry through as_of
-    is work unless it is built (a complete snapshot with position_count × factors exposure
-    rows), and every session from the earliest restatement mark on is work."""
+    is work unless it is built (a complete or final snapshot with position_count × factors
+    exposure rows), and every session from the earliest restatement mark on is work."""
     test = unit_test("work_set_fills_holes_restates_and_skips_built_portfolios")
     (scope,) = given(test, "ref('stg_build_scope')")
     as_of = day(scope["as_of"])
@@ -163,7 +163,7 @@ def test_work_set_expectations():
         for session, index in calendar:
             if min(entries) <= session <= as_of:
                 snap = snapshots.get((pid, session))
-                built = (snap is not None and snap["is_complete"]
+                built = (snap is not None and (snap["is_complete"] or snap["is_final"])
                          and counts.get((pid, session), 0) >= snap["position_count"] * n_factors)
                 restated = restate_from is not None and session >= restate_from
                 if restated or not built:

@@ -195,7 +195,7 @@ def test_session_gap_fails_density_only(gate: GateDB) -> None:
             "insert into marts.fct_portfolio_snapshots "
             "select portfolio_id, date '2025-03-11', equity, long_value, short_value, "
             "gross_exposure, net_exposure, cash, daily_pnl, daily_return, cumulative_pnl, "
-            "position_count, is_complete, initial_equity from marts.fct_portfolio_snapshots "
+            "position_count, is_complete, initial_equity, is_final from marts.fct_portfolio_snapshots "
             "where portfolio_id = :p and snapshot_date = :d"), {"p": gate.ids["tech_growth"], "d": AS_OF})
     try:
         report = gate.check()

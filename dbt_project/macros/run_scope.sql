@@ -1,6 +1,8 @@
-{# The run's scope lives in raw.build_scope (one row, written by snapfolio under the
-   global dbt lock right before `dbt build`), not in --vars: the compiled project never
-   changes between runs, so partial parsing stays valid. #}
+{# The build's scope is its own row of raw.build_scope (keyed by build_id, written by
+   snapfolio right before `dbt build` and deleted after it), read through
+   stg_build_scope, which keeps only the row of the connection's snapfolio.build_id
+   setting. Not in --vars: the compiled project never changes between runs, so partial
+   parsing stays valid, and concurrent builds never read each other's scope. #}
 {% macro as_of_date() -%}
     (select as_of from {{ ref('stg_build_scope') }})
 {%- endmacro %}

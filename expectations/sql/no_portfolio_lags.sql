@@ -7,10 +7,15 @@
 -- that wrote them, and a gap there would have made `since` earlier: the run's work set
 -- is every gap), else from the first entry; `snapfolio check` reads the whole history.
 -- One row per laggard: its name, last complete session and how far behind it is.
--- "Complete" (a snapshot with is_complete) is written out here on purpose, not shared
--- with dbt (dbt_project/macros/done_sessions.sql: session_is_complete, the watermark's
--- definition): the gate keeps its own copy so that a bug in the code it checks cannot
--- hide from it. Keep the two in step when the rule changes.
+-- "Done" is written out here on purpose, not shared with dbt (dbt_project/macros/
+-- done_sessions.sql: session_is_done, the watermark's and the work set's definition):
+-- the gate keeps its own copy so that a bug in the code it checks cannot hide from it.
+-- Keep the two in step when the rule changes. Done = a snapshot with is_complete, or a
+-- final one (DESIGN "Input limits"), which the gate re-derives instead of trusting the
+-- mart's is_final: every open position valued at its entry price for lack of a close
+-- (an available symbol) has that session inside its symbol's range already asked of
+-- the providers (raw.symbol_status covered_from..covered_to), and no close stored for
+-- it on the session (one that arrived must have been restated and rebuilt).
 with scope as not materialized (
     -- the alias is GX's contract (expectations/checks.py), not used here
     select * from {batch} as run_scope  -- noqa: AL05
@@ -46,7 +51,7 @@ expected as (
 ),
 
 not_complete as (
-    -- expected sessions with no snapshot, or only an incomplete one
+    -- expected sessions with no snapshot, or only an incomplete one that is not final
     select expected.portfolio_id, sessions.session_date
     from expected
     cross join scope
@@ -56,7 +61,37 @@ not_complete as (
     left join marts.fct_portfolio_snapshots as snapshots
         on snapshots.portfolio_id = expected.portfolio_id
         and snapshots.snapshot_date = sessions.session_date
-    where not coalesce(snapshots.is_complete, false)
+    where
+        not coalesce(snapshots.is_complete, false)
+        and (
+            snapshots.portfolio_id is null
+            or exists (
+                -- a missing close the providers were not asked for, or that arrived
+                select 1
+                from marts.fct_position_values as position_values
+                left join raw.symbol_status as symbol_status
+                    on symbol_status.symbol = position_values.symbol
+                where
+                    position_values.portfolio_id = snapshots.portfolio_id
+                    and position_values.snapshot_date = snapshots.snapshot_date
+                    and position_values.is_open
+                    and position_values.price_source = 'entry'
+                    and coalesce(symbol_status.status, 'available') = 'available'
+                    and (
+                        not coalesce(
+                            position_values.snapshot_date
+                            between symbol_status.covered_from and symbol_status.covered_to,
+                            false
+                        )
+                        or exists (
+                            select 1 from raw.prices as prices
+                            where
+                                prices.symbol = position_values.symbol
+                                and prices.price_date = position_values.snapshot_date
+                        )
+                    )
+            )
+        )
 ),
 
 laggards as (

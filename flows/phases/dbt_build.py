@@ -1,9 +1,12 @@
 """dbt phase: `dbt build` of the accounting and exposure models for one chunk of
 sessions, then the restatement marks it applied are advanced (ingest.restatements).
 
-The build runs under the global dbt lock: a session advisory lock on a dedicated
-connection, so a killed process releases it with its connection and it can never stay
-stuck. Views and seeds are rebuilt only when the project changed: cheaper, and no
+The build's scope is its own raw.build_scope row (flows/dbt_runner.build_scope), so
+nothing a build reads is shared with another build. It still runs under the global dbt
+lock (a session advisory lock on a dedicated connection, so a killed process releases
+it with its connection and it can never stay stuck); what still needs the lock is the
+view/seed rebuild of a changed project and two builds writing the same portfolios,
+which is where it could be narrowed (README "Locks"). Views and seeds are rebuilt only when the project changed: cheaper, and no
 reader ever races a view being swapped.
 """
 
@@ -17,11 +20,11 @@ from sqlalchemy.engine import URL, Engine
 
 from flows.dbt_runner import (
     DbtResult,
+    build_scope,
     dbt_build,
     project_fingerprint,
     record_full_build,
     views_and_seeds_current,
-    write_build_scope,
 )
 from ingest import restatements
 from snapfolio.core.locks import DBT_LOCK_KEY, session_lock
@@ -48,12 +51,12 @@ def build_marts(
         fingerprint = project_fingerprint(settings.dbt_project_dir)
         with engine.begin() as conn:
             started = conn.scalar(sa.text("select clock_timestamp()"))
-            write_build_scope(conn, as_of, portfolio_ids)
             current = views_and_seeds_current(conn, fingerprint)
         # the risk marts are built by the risk phase, after its numpy step
-        result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
-                           models_only=models_only or (current and not full_refresh),
-                           exclude=["tag:risk"])
+        with build_scope(engine, as_of, portfolio_ids) as build_id:
+            result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
+                               models_only=models_only or (current and not full_refresh),
+                               exclude=["tag:risk"], build_id=build_id)
         with engine.begin() as conn:
             restatements.advance_after_build(conn, started, as_of, portfolio_ids)
             if not current:

@@ -2,8 +2,10 @@
 and cut the sessions from there to as_of into committed chunks.
 
 Each portfolio's gaps are read from the marts as they are now (never a global
-watermark): its sessions with no complete snapshot, plus everything from a
-restatement mark on (ingest.restatements).
+watermark): its sessions with no done snapshot (complete, or final: incomplete only for
+closes the providers were already asked for and did not have), plus everything from a
+restatement mark on (ingest.restatements). Final sessions are not gaps; they are
+reported (`final_session_notes`) until a price for them arrives and restates them.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def lock_scope(engine: Engine, run: Run, names: list[str] | None) -> list[int]:
 
 
 def gaps_by_portfolio(engine: Engine, portfolio_ids: list[int], as_of: date) -> dict[int, date]:
-    """Per portfolio, the first session it still needs (no complete snapshot, or a
+    """Per portfolio, the first session it still needs (no done snapshot, or a
     restatement mark); portfolios current through as_of are absent."""
     params = {"ids": portfolio_ids, "a": as_of}
     with engine.connect() as conn:
@@ -76,9 +78,23 @@ def gaps_by_portfolio(engine: Engine, portfolio_ids: list[int], as_of: date) -> 
 
 
 def earliest_gap(engine: Engine, portfolio_ids: list[int], as_of: date) -> date | None:
-    """The first session any portfolio in scope still needs (no complete snapshot, or restated)."""
+    """The first session any portfolio in scope still needs (no done snapshot, or restated)."""
     gaps = gaps_by_portfolio(engine, portfolio_ids, as_of)
     return min(gaps.values()) if gaps else None
+
+
+def final_session_notes(engine: Engine, portfolio_ids: list[int], as_of: date) -> list[str]:
+    """One line per (portfolio, symbol) with final sessions through as_of: what the run
+    summary reports (they are done as they are, so neither rebuilt nor asked again)."""
+    with engine.connect() as conn:
+        if not restatements.marts_exist(conn):
+            return []
+        rows = conn.execute(sql_text(__file__, "final_sessions"),
+                            {"ids": portfolio_ids, "a": as_of}).all()
+    return [f"portfolio {r.name}: {r.sessions} session(s) {r.first_date}..{r.last_date} final "
+            f"(the providers had no {r.symbol} close for them; valued at its last close or "
+            f"entry price); a price for them (`snapfolio prices load`) restates them"
+            for r in rows]
 
 
 def mark_risk_work(engine: Engine, portfolio_ids: list[int], as_of: date) -> dict[int, date]:

@@ -1,5 +1,7 @@
 -- Per portfolio: sessions stored, watermark (last session before the first gap),
--- sessions missing or incomplete through :as_of, and the latest snapshot's figures.
+-- sessions missing or incomplete (and not final) through :as_of, and the latest
+-- snapshot's figures. The watermark is computed here through the run's :as_of, not
+-- read from marts.portfolio_watermarks, whose expected date is the book's frontier.
 with scope as (
     select p.portfolio_id, p.name, min(x.entry_date) as first_entry
     from raw.portfolios as p inner join raw.positions as x on x.portfolio_id = p.portfolio_id
@@ -10,7 +12,9 @@ with scope as (
 expected as (
     select
         scope.portfolio_id, t.session_date,
-        coalesce(s.is_complete, false) as is_complete
+        -- done = complete or final: a copy of dbt's session_is_done
+        -- (dbt_project/macros/done_sessions.sql)
+        coalesce(s.is_complete or s.is_final, false) as is_complete
     from scope
     inner join raw.trading_sessions as t
         on t.session_date >= scope.first_entry and t.session_date <= :as_of

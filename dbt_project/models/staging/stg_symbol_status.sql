@@ -4,5 +4,7 @@ select
     symbol,
     status as symbol_status,
     reason as status_reason,
-    last_attempt_at
+    last_attempt_at,
+    covered_from,
+    covered_to
 from {{ source('raw', 'symbol_status') }}

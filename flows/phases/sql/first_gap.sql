@@ -1,6 +1,10 @@
--- Per portfolio in scope, the first session it still needs: no complete snapshot.
--- Its own copy of the work set's "done without a hole" aggregate: this runs
--- before dbt to pick the run's first chunk (the dbt model cannot be read yet).
+-- Per portfolio in scope, the first session it still needs: no done snapshot.
+-- Done = complete or final (is_final: incomplete only for closes the providers were
+-- already asked for and did not have), a copy of dbt's session_is_done
+-- (dbt_project/macros/done_sessions.sql): a final session is not a gap, so it is not
+-- rebuilt, nor asked for again, until a restatement mark reaches it (plan.py adds
+-- the marks). Its own copy of the work set's "done without a hole" aggregate: this
+-- runs before dbt to pick the run's first chunk (the dbt model cannot be read yet).
 with first_entries as (
     select portfolio_id, min(entry_date) as first_entry from raw.positions
     where portfolio_id = any(:ids)
@@ -19,11 +23,13 @@ bounds as (
 ),
 
 done as (
-    -- complete snapshots per portfolio: one aggregate, not a probe per session
+    -- done snapshots per portfolio: one aggregate, not a probe per session
     select s.portfolio_id, count(*) as n, min(s.snapshot_date) as lo, max(s.snapshot_date) as hi
     from marts.fct_portfolio_snapshots as s
     inner join first_entries on first_entries.portfolio_id = s.portfolio_id
-    where s.is_complete and s.snapshot_date >= first_entries.first_entry and s.snapshot_date <= :a
+    where
+        (s.is_complete or s.is_final)
+        and s.snapshot_date >= first_entries.first_entry and s.snapshot_date <= :a
     group by s.portfolio_id
 ),
 
@@ -55,7 +61,8 @@ gaps as (
                     and not exists (
                         select 1 from marts.fct_portfolio_snapshots as s
                         where s.portfolio_id = bounds.portfolio_id
-                            and s.snapshot_date = t.session_date and s.is_complete
+                            and s.snapshot_date = t.session_date
+                            and (s.is_complete or s.is_final)
                     )
             )
         end as gap

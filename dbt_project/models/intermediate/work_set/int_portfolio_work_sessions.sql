@@ -1,8 +1,9 @@
 {{ config(post_hook=["analyze {{ this }}"]) }}
 {#- The (portfolio, session) pairs this build must (re)compute, per portfolio, never
     from a global max(date): sessions from the portfolio's first entry to as_of that
-    are not built (macros/done_sessions.sql: session_is_built, a complete snapshot
-    with every exposure row), plus everything from a restatement mark on. Until the
+    are not built (macros/done_sessions.sql: session_is_built, a complete or final
+    snapshot with every exposure row; a final session is not rebuilt until a
+    restatement mark reaches it), plus everything from a restatement mark on. Until the
     exposure mart exists, every session is work.
 
     The marts are read as they are now through the `marts` source, not ref(): they are
@@ -60,7 +61,8 @@ restate_from as (
 {% if marts_built %}
 
 {#- Self-healing, read from the marts as they are now: a session is work when it has no
-    snapshot, an incomplete one, or fewer exposure rows than position_count × factors.
+    snapshot, an incomplete one that is not final, or fewer exposure rows than
+    position_count × factors.
     The exposure rows are counted by marts.fct_position_factor_exposures_counts, which
     triggers on the exposure mart keep equal to its live per-(portfolio, session) row
     count in the writer's own transaction (macros/exposure_counts.sql), so this is one
@@ -130,8 +132,8 @@ session_bounds as (
 ),
 
 done_sessions as (
-    -- per portfolio, its built sessions (session_is_built: a complete snapshot with
-    -- every exposure row). One streaming aggregate, not one row per (portfolio, session).
+    -- per portfolio, its built sessions (session_is_built: a complete or final snapshot
+    -- with every exposure row). One streaming aggregate, not one row per (portfolio, session).
     select
         done.portfolio_id,
         count(*) as n_done,

@@ -1,8 +1,11 @@
 {{ config(materialized='view') }}
 {#- Live, per-portfolio watermark read straight from the snapshots (never a stored
-    copy): the last session up to which every session is complete (macros/
-    done_sessions.sql: session_is_complete), the session expected (as_of), and how many
-    sessions are missing or incomplete. -#}
+    copy) for every active portfolio, independent of any build's scope: the last
+    session up to which every session is done (macros/done_sessions.sql:
+    session_is_done, complete or final), the session expected (the book's frontier: the
+    last session any active portfolio has a snapshot for, so a portfolio left behind
+    while others moved on shows its missing sessions), how many sessions are missing
+    (no snapshot, or incomplete and not final) and how many are final. -#}
 
 with portfolios as (
     select * from {{ ref('stg_portfolios') }}
@@ -21,7 +24,10 @@ snapshots as (
 ),
 
 expected as (
-    select {{ as_of_date() }} as expected_date
+    select max(snapshots.snapshot_date) as expected_date
+    from snapshots
+    inner join portfolios on portfolios.portfolio_id = snapshots.portfolio_id
+    where portfolios.is_active
 ),
 
 first_entries as (
@@ -34,7 +40,8 @@ expected_sessions as (
     select
         portfolios.portfolio_id,
         sessions.session_date,
-        {{ session_is_complete('snapshots') }} as is_complete
+        {{ session_is_done('snapshots') }} as is_done,
+        coalesce(snapshots.is_final, false) as is_final
     from portfolios
     inner join first_entries on first_entries.portfolio_id = portfolios.portfolio_id
     cross join expected
@@ -50,9 +57,10 @@ expected_sessions as (
 per_portfolio as (
     select
         portfolio_id,
-        min(session_date) filter (where not is_complete) as first_gap_date,
+        min(session_date) filter (where not is_done) as first_gap_date,
         max(session_date) as expected_session_date,
-        count(*) filter (where not is_complete) as missing_sessions
+        count(*) filter (where not is_done) as missing_sessions,
+        count(*) filter (where is_final) as final_sessions
     from expected_sessions
     group by portfolio_id
 ),
@@ -70,7 +78,8 @@ final as (
             )
         end as last_complete_date,
         per_portfolio.expected_session_date as expected_date,
-        cast(per_portfolio.missing_sessions as integer) as missing_sessions
+        cast(per_portfolio.missing_sessions as integer) as missing_sessions,
+        cast(per_portfolio.final_sessions as integer) as final_sessions
     from per_portfolio
     inner join first_entries on first_entries.portfolio_id = per_portfolio.portfolio_id
 )
