@@ -20,7 +20,7 @@ Revises: 0005 (the lead re-chains it after 0006 at merge)
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
