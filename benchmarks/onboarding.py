@@ -132,6 +132,7 @@ def main() -> None:
         "onboarding_runs_s": [round(w, 3) for w in walls],
         "onboarding_median_s": round(median_s, 3),
         "phases_median_s": _medians(runs),
+        "runs_phases_s": [s["timings"] for _, s in runs],
         "dbt_chunks": [len(s["chunks"]) for _, s in runs],
         "second_run_s": round(second_s, 3),
         "second_run_phases_s": second["timings"],

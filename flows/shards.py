@@ -69,12 +69,12 @@ async def ensure_work_pool(pool: str) -> None:
 async def register_batch_deployment(pool: str) -> str:
     """Register (or update) the batch deployment on `pool`; returns its full name."""
     await ensure_work_pool(pool)
-    deployment = portfolio_batch.to_deployment(
+    deployment = await portfolio_batch.ato_deployment(
         name=deployment_name(pool), work_pool_name=pool,
         entrypoint_type=EntrypointType.MODULE_PATH,
         description="The batch flow scoped to one shard's portfolios (snapfolio run --shards).",
         tags=["snapfolio", "shard"])
-    await deployment.apply()
+    await deployment.aapply()
     return f"{portfolio_batch.name}/{deployment_name(pool)}"
 
 
