@@ -167,7 +167,8 @@ def test_two_workers_two_shards_match_a_single_process_run(db, settings, prefect
         assert {r["worker"] for r in results} == {"worker-a", "worker-b"}
         shards = [set(r["portfolios"]) for r in results]
         assert not (shards[0] & shards[1]) and shards[0] | shards[1] == set(names)
-        ids = dict(db.rows("select name, portfolio_id from raw.portfolios"))
+        ids = {r["name"]: r["portfolio_id"] for r in db.rows(
+            "select name, portfolio_id from raw.portfolios")}
         for r in results:
             assert {ids[n] % 2 for n in r["portfolios"]} == {r["shard"] - 1}
         # the Prefect API agrees: each child ran on its worker, under the parent run
@@ -189,3 +190,12 @@ def test_two_workers_two_shards_match_a_single_process_run(db, settings, prefect
             pd.testing.assert_frame_equal(sharded[table], reference[table], obj=table)
     finally:
         drop_database(db, single)
+
+
+def test_shard_count_out_of_range_is_bad_usage():
+    for n in ("0", "1001"):
+        proc = subprocess.run([sys.executable, "-m", "snapfolio", "run", "--shards", n],
+                              env=cli_env(), capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [f"error: --shards: expected 1 to 1000, got {n}"]
