@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, Engine
 
 from flows.dbt_runner import DbtBuildError
 from flows.lifecycle import Run, batch_run
-from flows.phases import checks, dbt_build, factors, onboard, plan, prices, risk
+from flows.phases import checks, chunks, dbt_build, factors, onboard, plan, prices, risk
 from flows.progress import ProgressCallback
 from flows.request import BatchRequest
 from flows.summary import BatchSummary
@@ -89,7 +89,8 @@ def _run_phases(request: BatchRequest, settings: Settings, engine: Engine, url: 
                 timed: Callable[..., Any], run: Run) -> None:
     summary, progress = run.summary, run.progress
     start = plan.earliest_gap(engine, ids, as_of)
-    ends = plan.chunk_ends(start, as_of, request.chunk_sessions or settings.chunk_sessions)
+    ends = chunks.plan_chunks(engine, ids, start, as_of, row_budget=settings.chunk_rows,
+                              max_sessions=request.chunk_sessions or settings.chunk_sessions)
     progress.set("prices", done=0, total=4 + max(len(ends), 1))
     result = timed("prices", phases.prices, engine, settings, ids, as_of, provider=provider,
                    retry_unavailable=request.retry_unavailable)

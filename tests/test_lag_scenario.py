@@ -34,16 +34,22 @@ def generated_portfolio(seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_thirteen_portfolios_each_filled_to_its_own_watermark(db, settings, tmp_path):
+def store_lag_book(engine, tmp_path) -> list[str]:
+    """The 13 portfolios of the scenario stored (no batch run yet); their names."""
     names = []
     for stem in EARLY_FIXTURES:
-        batch_helpers.store_file(db.engine, EXAMPLES / f"{stem}.csv", stem)
+        batch_helpers.store_file(engine, EXAMPLES / f"{stem}.csv", stem)
         names.append(stem)
     for i in range(5):
         path = tmp_path / f"generated_{i}.csv"
         path.write_text(generated_portfolio(i))
-        batch_helpers.store_file(db.engine, path, path.stem)
+        batch_helpers.store_file(engine, path, path.stem)
         names.append(path.stem)
+    return names
+
+
+def test_thirteen_portfolios_each_filled_to_its_own_watermark(db, settings, tmp_path):
+    names = store_lag_book(db.engine, tmp_path)
     assert len(names) == 13
 
     run = batch_helpers.run_batch

@@ -129,18 +129,92 @@ def run(
     retry_unavailable: Annotated[bool, typer.Option("--retry-unavailable", help="Ask providers again for symbols marked unavailable.")] = False,
     kind: Annotated[str, typer.Option("--kind", help="daily | backfill (recorded in run history).")] = "daily",
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    shards: Annotated[int | None, typer.Option("--shards", help="Split the book into N child runs on the work pool (portfolio_id mod N).")] = None,
+    pool: Annotated[str, typer.Option("--pool", help="Work pool the shards run on (with --shards).")] = "snapfolio",
 ) -> None:
     """Fill every portfolio's missing sessions up to as_of: prices, factors, dbt, risk, checks."""
     if kind not in ("daily", "backfill"):
         raise CliError(f"--kind: expected daily or backfill, got {kind!r}", EXIT_BAD_INPUT)
     as_of_date = _parse_date(as_of, "--as-of")
+    if shards is not None and not 1 <= shards <= 1_000:
+        raise CliError(f"--shards: expected 1 to 1000, got {shards}", EXIT_BAD_INPUT)
     if portfolio:
         from flows.phases.plan import resolve_portfolios
 
         _, _, engine = _context()
         resolve_portfolios(engine, portfolio)  # unknown name: exit 2 before a run starts
+    if shards is not None:
+        _run_shards(as_json, shards=shards, pool=pool, as_of=as_of_date,
+                    portfolios=portfolio or None, kind=kind, retry_unavailable=retry_unavailable)
+        return
     _run_flow(as_json, as_of=as_of_date, portfolios=portfolio or None, kind=kind,
               retry_unavailable=retry_unavailable)
+
+
+def _run_shards(as_json: bool, **params) -> None:
+    """The parent flow run of `run --shards`: one table row per shard; exit 1 naming
+    each shard that did not complete (its portfolios are retried by the next run)."""
+    import asyncio
+
+    from flows.prefect_server import ensure_prefect_server, quiet_prefect_console
+    from snapfolio.core.settings import load_settings
+
+    ensure_prefect_server(load_settings().home)
+    _context()  # database up and migrated before any shard starts
+    quiet_prefect_console()
+    from flows.shards import ShardsFailedError, sharded_batch
+
+    try:
+        results = asyncio.run(sharded_batch(**params))
+    except ShardsFailedError as exc:
+        results = exc.results
+    failed = [r for r in results if r["state"] != "COMPLETED"]
+    if as_json:
+        print(json.dumps(results, default=str, indent=2))
+    else:
+        table = Table(title=f"{len(results)} shard(s) on work pool {params['pool']}")
+        for col in ("shard", "portfolios", "state", "duration", "worker", "flow run"):
+            table.add_column(col)
+        for r in results:
+            duration = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else "-"
+            table.add_row(*cells(str(r["shard"]), ", ".join(r["portfolios"]), r["state"],
+                                 duration, r["worker"] or "-", r["flow_run_id"] or "-"))
+        console.print(table)
+    if failed:
+        named = "; ".join(f"shard {r['shard']} ({r['state'].lower()}: {', '.join(r['portfolios'])})"
+                          for r in failed)
+        raise CliError(f"{len(failed)} of {len(results)} shard(s) did not complete: {named}; "
+                       "their portfolios are retried by the next run", EXIT_FAILED)
+
+
+@app.command()
+def worker(
+    pool: Annotated[str, typer.Option("--pool", help="Work pool to poll (created if missing).")] = "snapfolio",
+    name: Annotated[str | None, typer.Option("--name", help="Worker name shown in the Prefect UI (default: generated).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Most flow runs this worker runs at once.")] = None,
+) -> None:
+    """Start a Prefect process worker for the pool against PREFECT_API_URL (or the local
+    server); it runs `snapfolio run --shards` children against SNAPFOLIO_DATABASE_URL (blocks)."""
+    import asyncio
+    import os
+
+    from flows.prefect_server import ensure_prefect_server
+    from snapfolio.core.settings import load_settings
+
+    if limit is not None and limit < 1:
+        raise CliError(f"--limit: expected a positive integer, got {limit}", EXIT_BAD_INPUT)
+    settings = load_settings()
+    api = ensure_prefect_server(settings.home)
+    _context()  # database up and migrated before the first run
+    # flow runs start in a scratch directory: pin the home they share with this worker
+    os.environ["SNAPFOLIO_HOME"] = str(settings.home)
+    console.print(Text(f"worker on pool {pool} (API {api}); Ctrl-C to stop"))
+    from flows.shards import serve_worker
+
+    try:
+        asyncio.run(serve_worker(pool, name, limit))
+    except KeyboardInterrupt:
+        console.print(Text("worker stopped"))
 
 
 @app.command()

@@ -15,6 +15,10 @@ from pathlib import Path
 
 from snapfolio.core.dbt_project import DBT_PROJECT_DIR
 
+# ~60 sessions of the 1,000 x 20 benchmark book (20,000 positions x 13 rows a session);
+# a 13-position portfolio's year is ~43,000 rows: one chunk
+DEFAULT_CHUNK_ROWS = 15_000_000
+
 
 class SettingsError(ValueError):
     """A SNAPFOLIO_* environment variable with a value snapfolio cannot use."""
@@ -27,7 +31,8 @@ class Settings:
     price_provider: str
     unavailable_cooloff_hours: float
     max_daily_move: float
-    chunk_sessions: int
+    chunk_sessions: int | None  # optional cap on a chunk's sessions (unset: rows decide)
+    chunk_rows: int  # a dbt chunk's row budget (DESIGN "The batch flow")
 
     @property
     def project_root(self) -> Path:
@@ -73,6 +78,9 @@ def load_settings() -> Settings:
         unavailable_cooloff_hours=_number("SNAPFOLIO_UNAVAILABLE_COOLOFF_HOURS", "24",
                                           minimum=0, maximum=24 * 3650),
         max_daily_move=_number("SNAPFOLIO_MAX_DAILY_MOVE", "10", minimum=1, strictly=True),
-        chunk_sessions=int(_number("SNAPFOLIO_CHUNK_SESSIONS", "60", integer=True,
-                                   minimum=1, maximum=100_000)),
+        chunk_sessions=(int(_number("SNAPFOLIO_CHUNK_SESSIONS", "", integer=True,
+                                    minimum=1, maximum=100_000))
+                        if os.environ.get("SNAPFOLIO_CHUNK_SESSIONS", "").strip() else None),
+        chunk_rows=int(_number("SNAPFOLIO_CHUNK_ROWS", str(DEFAULT_CHUNK_ROWS), integer=True,
+                               minimum=1_000, maximum=10**10)),
     )
