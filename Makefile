@@ -25,12 +25,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/snapfolio demo
 
+# the suite on TEST_WORKERS pytest-xdist workers (the machine's 2 cores), each its own
+# session (database, home, Prefect server); --dist loadfile keeps a file's tests, and so its
+# module fixtures, on one worker. README "Tests" has the timings and single-file runs.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/sqlfluff lint --disable-progress-bar --processes 2 $(SQL_PATHS)
 	$(BIN)/sqlfluff lint --disable-progress-bar --templater python expectations/sql
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/onboarding.py

@@ -3,11 +3,16 @@ or on an embedded PostgreSQL when that is unset; dropped at the end of the sessi
 
 Every test that touches the database gets a clean `raw` schema and no dbt relations
 (fixture `db`), so tests do not depend on each other's order.
+
+Safe under pytest-xdist (`make test` runs `-n 2 --dist loadfile`): each worker is its own
+session with its own database, SNAPFOLIO_HOME (dbt target, GX docs, embedded cluster) and
+Prefect server port, so workers share nothing but the PostgreSQL server.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -36,6 +41,37 @@ RAW_TABLES = (
     "raw.position_correlations, raw.risk_work, raw.run_messages"
 )
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "marts_store", "raw_seeds")
+
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # gw0, gw1, ... under xdist
+
+
+def _unused_port() -> int:
+    """A port the kernel just handed out: concurrent sessions (xdist workers, other
+    checkouts) never all pick Prefect's default 4200 and end up on one another's server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Under xdist (`make test`: --dist loadfile --no-loadscope-reorder) the files that take
+# minutes start first, so the two workers finish together rather than one ending on a long
+# file while the other idles; every other file follows in the usual order. Only the order
+# of whole files changes (tests within a file keep theirs); measured costs in README "Tests".
+SLOW_FILES_FIRST = (  # slowest first, by the summed --durations of a full run
+    "test_flow.py", "test_cli.py", "test_hardening_cli.py", "test_exports.py",
+    "test_accounting.py", "test_risk_marts.py", "test_expectations_risk.py",
+    "test_price_ingest.py", "test_expectations.py", "test_lag_scenario.py", "test_exposures.py",
+    "test_symbol_profiles.py", "test_report.py", "test_factor_betas_db.py",
+    "test_factors_rolling.py", "test_beta_coverage.py", "test_manual_prices.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if WORKER == "main":
+        return
+    rank = {name: i for i, name in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
 
 
 @dataclass
@@ -68,21 +104,23 @@ class TestDatabase:
 def test_database() -> Iterator[TestDatabase]:
     from snapfolio.core.database import ensure_database_exists, get_engine, normalize_url
 
-    home = Path(tempfile.mkdtemp(prefix="snapfolio-test-"))
+    home = Path(tempfile.mkdtemp(prefix=f"snapfolio-test-{WORKER}-"))
     server_url = os.environ.get("SNAPFOLIO_TEST_DATABASE_URL")
     embedded = not server_url
     if embedded:
         from snapfolio.core.embedded_pg import ensure_embedded_server
 
         server_url = ensure_embedded_server(home)
-    name = f"snapfolio_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"snapfolio_test_{WORKER}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = normalize_url(server_url).set(database=name)
     ensure_database_exists(url)
     saved = {k: os.environ.get(k) for k in ("SNAPFOLIO_DATABASE_URL", "SNAPFOLIO_HOME",
-                                            "SNAPFOLIO_PRICE_PROVIDER")}
+                                            "SNAPFOLIO_PRICE_PROVIDER", "SNAPFOLIO_PREFECT_PORT")}
     os.environ["SNAPFOLIO_DATABASE_URL"] = url.render_as_string(hide_password=False)
     os.environ["SNAPFOLIO_HOME"] = str(home)
     os.environ["SNAPFOLIO_PRICE_PROVIDER"] = "synthetic"
+    # this session's Prefect server (fixture prefect_api, or a CLI subprocess that starts one)
+    os.environ["SNAPFOLIO_PREFECT_PORT"] = str(_unused_port())
     engine = get_engine()
     try:
         yield TestDatabase(url=url, engine=engine, home=home)
