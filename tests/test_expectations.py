@@ -9,7 +9,6 @@ through its own connections, so every break is committed and restored in a `fina
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -125,12 +124,11 @@ def test_good_database_passes_every_check(gate: GateDB) -> None:
     assert report.data_docs_index.is_file()
 
 
-def test_checkpoint_is_fast_and_idempotent(gate: GateDB) -> None:
-    gate.check()  # warm: GX imported, context on disk
-    started = time.perf_counter()
+def test_checkpoint_is_idempotent(gate: GateDB) -> None:
+    # its speed is measured by benchmarks/, not asserted here (a loaded CI machine)
+    gate.check()
     report = gate.check(portfolio_ids=list(gate.ids.values()), current_run_id="run-1")
-    wall = time.perf_counter() - started
-    assert wall < 10 and report.elapsed_s < 10, wall
+    assert report.elapsed_s > 0
     root = context_root(gate.settings)
     suites = {p.stem: json.loads(p.read_text()) for p in (root / "expectations").glob("*.json")}
     assert set(suites) == {"snapfolio_marts", "snapfolio_raw"}

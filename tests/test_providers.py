@@ -1,6 +1,5 @@
 """Synthetic, CSV, chain and registry providers (no network, no database)."""
 
-import time
 from datetime import date
 from pathlib import Path
 
@@ -135,15 +134,12 @@ def test_synthetic_factor_etfs_have_their_textbook_betas() -> None:
     assert p.true_betas("IWM250920C00220000") == p.true_betas("IWM")
 
 
-def test_synthetic_is_fast_for_a_big_universe() -> None:
-    calendar.sessions_array(*Y2025)  # calendar build is a one-off, not the provider's cost
+def test_synthetic_serves_a_big_universe_in_one_call() -> None:
+    # its speed is measured by benchmarks/, not asserted here (a loaded CI machine)
     p = SyntheticProvider(seed=11)
     symbols = [f"U{i:04d}" for i in range(1200)]
-    t0 = time.perf_counter()
     r = p.fetch(symbols, *Y2025)
-    elapsed = time.perf_counter() - t0
     assert len(r.prices) == 1200 * len(calendar.sessions_between(*Y2025))
-    assert elapsed < 1.0, elapsed
 
 
 # ---------------------------------------------------------------- csv
