@@ -159,7 +159,8 @@ def refetch_from(conn: sa.Connection, symbols: list[str] | None, from_date: date
 
 
 def entry_anchors(conn: sa.Connection, portfolio_ids: list[int]) -> dict[str, tuple[date, float]]:
-    """Each held symbol's earliest (entry date, entry price): what the synthetic provider
-    anchors its paths to (real providers ignore it)."""
+    """Each held symbol's earliest (entry date, entry price) over all stored portfolios:
+    what the synthetic provider anchors its paths to (real providers ignore it), the same
+    whichever portfolios a run or shard holds."""
     return {r.symbol: (r.entry_date, float(r.entry_price))
             for r in conn.execute(sql_text(__file__, "entry_anchors"), {"ids": portfolio_ids})}
