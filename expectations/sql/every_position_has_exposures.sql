@@ -64,26 +64,10 @@ position_factors as (
         and vectors.position_id = open_positions.position_id
 ),
 
-without_beta as (
-    -- the few present rows without a beta: their status and reason, as the contract
-    -- (the long-form view) shows them
-    select
-        position_factors.portfolio_id,
-        position_factors.position_id,
-        position_factors.snapshot_date,
-        position_factors.factor,
-        exposures.exposure_status,
-        exposures.exposure_reason
-    from position_factors
-    inner join marts.fct_position_factor_exposures as exposures
-        on exposures.portfolio_id = position_factors.portfolio_id
-        and exposures.position_id = position_factors.position_id
-        and exposures.snapshot_date = position_factors.snapshot_date
-        and exposures.factor = position_factors.factor
-    where position_factors.has_row and not position_factors.has_beta
-),
-
 checked as (
+    -- the few present rows without a beta: their status and reason as the contract (the
+    -- long-form view) shows them, one index probe each (a lateral lookup, not a join of
+    -- two large sets whose misestimated sizes once made the planner loop over both)
     select
         position_factors.portfolio_id,
         position_factors.portfolio_name,
@@ -100,11 +84,18 @@ checked as (
             when without_beta.exposure_reason is null then 'no beta and no exposure_reason'
         end as problem
     from position_factors
-    left join without_beta
-        on without_beta.portfolio_id = position_factors.portfolio_id
-        and without_beta.position_id = position_factors.position_id
-        and without_beta.snapshot_date = position_factors.snapshot_date
-        and without_beta.factor = position_factors.factor
+    left join lateral (
+        select
+            exposures.exposure_status,
+            exposures.exposure_reason
+        from marts.fct_position_factor_exposures as exposures
+        where position_factors.has_row
+            and not position_factors.has_beta
+            and exposures.portfolio_id = position_factors.portfolio_id
+            and exposures.position_id = position_factors.position_id
+            and exposures.snapshot_date = position_factors.snapshot_date
+            and exposures.factor = position_factors.factor
+    ) as without_beta on true
 ),
 
 final as (

@@ -11,6 +11,7 @@ then a cumulative sum in numpy.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import numpy as np
@@ -19,6 +20,8 @@ from sqlalchemy.engine import Engine
 from snapfolio.core import calendar
 from snapfolio.core.factor_definitions import load_definitions
 from snapfolio.core.sql import sql_text
+
+log = logging.getLogger(__name__)
 
 
 def rows_per_session(engine: Engine, portfolio_ids: list[int],
@@ -69,7 +72,13 @@ def plan_chunks(engine: Engine, portfolio_ids: list[int], start: date | None, as
                 *, row_budget: int, max_sessions: int | None = None) -> list[date]:
     """The run's chunk ends: row-budgeted over the portfolios in scope."""
     if start is None:
+        log.info("plan: every portfolio in scope is current through %s", as_of)
         return []
     sessions = calendar.sessions_between(start, as_of)
     rows = rows_per_session(engine, portfolio_ids, sessions) if sessions else None
-    return chunk_ends(start, as_of, rows, row_budget=row_budget, max_sessions=max_sessions)
+    ends = chunk_ends(start, as_of, rows, row_budget=row_budget, max_sessions=max_sessions)
+    if ends:
+        limit = str(max_sessions) if max_sessions else f"{row_budget:,} rows"
+        log.info("plan: %d session(s) to build, %s..%s, in %d chunk(s) of up to %s",
+                 len(sessions), sessions[0], sessions[-1], len(ends), limit)
+    return ends

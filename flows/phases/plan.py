@@ -107,20 +107,6 @@ def mark_risk_work(engine: Engine, portfolio_ids: list[int], as_of: date) -> dic
     return gaps
 
 
-def chunk_ends(start: date | None, as_of: date, chunk_sessions: int) -> list[date]:
-    """Session-range chunk boundaries from the earliest gap to as_of (each chunk committed)."""
-    if start is None:
-        log.info("plan: every portfolio in scope is current through %s", as_of)
-        return []
-    sessions = calendar.sessions_between(start, as_of)
-    ends = sessions[chunk_sessions - 1::chunk_sessions]
-    if not ends or ends[-1] != sessions[-1]:
-        ends.append(sessions[-1])
-    log.info("plan: %d session(s) to build, %s..%s, in %d chunk(s) of up to %d",
-             len(sessions), sessions[0], sessions[-1], len(ends), chunk_sessions)
-    return ends
-
-
 def default_as_of() -> date:
     return calendar.last_completed_session()
 
