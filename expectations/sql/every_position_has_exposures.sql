@@ -6,9 +6,11 @@
 -- old batch left new portfolios without exposures.
 -- One row per (portfolio, position, problem), with the factors and sessions affected.
 -- Read from the exposure store (one vector row per position and session, the long form
--- is a view over it): each open position-session of the run's scope is one index probe
--- of its vector row; only the factors without a beta (unavailable, insufficient
--- history: few) are looked up in the long-form view for their status and reason.
+-- is a view over it): each open position-session of the run's scope is joined to its
+-- vector row; a full vector (a beta for every factor) passes as a whole, only the others
+-- are expanded by factor, and only the factors without a beta (unavailable,
+-- insufficient history: few) are looked up in the long-form view for their status and
+-- reason.
 with scope as not materialized (
     -- the alias is GX's contract (expectations/checks.py), not used here
     select * from {batch} as run_scope  -- noqa: AL05
@@ -47,21 +49,48 @@ factor_order as (
     from factors
 ),
 
-position_factors as (
+position_vectors as (
     select
         open_positions.*,
-        factor_order.factor,
-        vectors.position_id is not null
-        and factor_order.factor_index <= cardinality(vectors.betas)
-        and not coalesce(factor_order.factor_index = any(vectors.deleted_factors), false)
-            as has_row,
-        vectors.betas[factor_order.factor_index] is not null as has_beta
+        vectors.position_id is not null as has_vector,
+        vectors.betas,
+        vectors.deleted_factors
     from open_positions
-    cross join factor_order
     left join marts_store.fct_position_exposure_vectors as vectors
         on vectors.portfolio_id = open_positions.portfolio_id
         and vectors.snapshot_date = open_positions.snapshot_date
         and vectors.position_id = open_positions.position_id
+),
+
+suspects as (
+    -- a vector with a beta for every factor and none deleted has every row, each with a
+    -- beta: only the others (no vector, a short or holed vector, a missing beta) are
+    -- looked at factor by factor, so a backfill's millions of full vectors are one pass
+    select position_vectors.*
+    from position_vectors
+    where not (
+        position_vectors.has_vector
+        and cardinality(position_vectors.betas) = (select count(*) from factors)
+        and array_position(position_vectors.betas, null) is null
+        and coalesce(cardinality(position_vectors.deleted_factors), 0) = 0
+    )
+),
+
+position_factors as (
+    select
+        suspects.portfolio_id,
+        suspects.portfolio_name,
+        suspects.position_id,
+        suspects.symbol,
+        suspects.snapshot_date,
+        factor_order.factor,
+        suspects.has_vector
+        and factor_order.factor_index <= cardinality(suspects.betas)
+        and not coalesce(factor_order.factor_index = any(suspects.deleted_factors), false)
+            as has_row,
+        suspects.betas[factor_order.factor_index] is not null as has_beta
+    from suspects
+    cross join factor_order
 ),
 
 checked as (
@@ -95,6 +124,9 @@ checked as (
             and exposures.position_id = position_factors.position_id
             and exposures.snapshot_date = position_factors.snapshot_date
             and exposures.factor = position_factors.factor
+        -- the key is unique; the limit keeps the planner from flattening the probe into
+        -- a hash join over the whole long-form view (38 M rows at 1,000 portfolios)
+        limit 1
     ) as without_beta on true
 ),
 
