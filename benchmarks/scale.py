@@ -210,6 +210,8 @@ def run_measured(label: str, fn: Callable[[], Any], recorder: DbtRecorder) -> di
     print(f"[scale] {label}: {wall:.1f} s {summary.timings}", file=sys.stderr, flush=True)
     out = {
         "wall_s": wall,
+        # the machine's other work shows here (2 cores: above ~2 the run shared them)
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
         "as_of": summary.as_of.isoformat(),
         "status": summary.status,
         "timings_s": summary.timings,

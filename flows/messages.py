@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
+from flows.log_levels import levels_at_most
 from flows.prefect_server import EXTRA_LOGGERS
 from snapfolio.core.copy import copy_in
 from snapfolio.core.sql import sql_text
@@ -45,7 +46,6 @@ _current_run: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "snapfolio_run_id", default=None)
 _active: list[RunMessages] = []
 _install_lock = threading.Lock()
-_saved_levels: dict[str, int] = {}
 
 
 def captured_loggers() -> list[str]:
@@ -125,28 +125,19 @@ def capture_run_messages(engine: Engine, run_id: str,
     caller writes them (`write_pending`) at phase ends and in its `finally`."""
     handler = RunMessages(engine, run_id, cap)
     token = _current_run.set(run_id)
-    with _install_lock:
-        if not _active:
-            for name in captured_loggers():
-                logger = logging.getLogger(name)
-                if logger.getEffectiveLevel() > logging.INFO:
-                    _saved_levels[name] = logger.level
-                    logger.setLevel(logging.INFO)
-        _active.append(handler)
-        for name in captured_loggers():
-            logging.getLogger(name).addHandler(handler)
-    try:
-        yield handler
-    finally:
+    with levels_at_most(logging.INFO, captured_loggers()):
         with _install_lock:
+            _active.append(handler)
             for name in captured_loggers():
-                logging.getLogger(name).removeHandler(handler)
-            _active.remove(handler)
-            if not _active:
-                for name, level in _saved_levels.items():
-                    logging.getLogger(name).setLevel(level)
-                _saved_levels.clear()
-        _current_run.reset(token)
+                logging.getLogger(name).addHandler(handler)
+        try:
+            yield handler
+        finally:
+            with _install_lock:
+                for name in captured_loggers():
+                    logging.getLogger(name).removeHandler(handler)
+                _active.remove(handler)
+            _current_run.reset(token)
 
 
 def run_messages(engine: Engine, run_id: str) -> list[dict]:

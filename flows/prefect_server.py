@@ -20,6 +20,8 @@ from pathlib import Path
 
 import fasteners
 
+from flows.log_levels import levels_at_most
+
 DEFAULT_PORT = 4200
 
 
@@ -54,17 +56,9 @@ def package_logs_to_prefect() -> Iterator[None]:
     under the root logger's WARNING every INFO line (scope, rows written, chunk ranges,
     gate results) was dropped before any handler saw it and the run page said "This run
     didn't generate logs". Restored afterwards: outside a run nothing is sent."""
-    loggers = [logging.getLogger(name) for name in EXTRA_LOGGERS.split(",")]
-    saved = [logger.level for logger in loggers]
     level = logging.getLevelName(os.environ.get("PREFECT_LOGGING_LEVEL", "INFO").upper())
-    for logger in loggers:
-        if logger.level == logging.NOTSET or logger.level > level:
-            logger.setLevel(level)
-    try:
+    with levels_at_most(level, EXTRA_LOGGERS.split(",")):
         yield
-    finally:
-        for logger, old in zip(loggers, saved, strict=True):
-            logger.setLevel(old)
 
 
 def prefect_env(home: Path) -> dict[str, str]:
