@@ -27,7 +27,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_s() -> float:
-    """CPU seconds (user + system) of every `postgres` process on this machine."""
+    """CPU seconds (user + system) of every `postgres` process on this machine, those
+    that ended included: a backend's time moves to its parent's (the postmaster's)
+    children counters when it exits, so the sum never goes backwards as connections
+    come and go."""
     total = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -40,7 +43,8 @@ def postgres_cpu_s() -> float:
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         if name.startswith("postgres"):
             fields = stat[stat.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            # utime, stime, and cutime, cstime (ended children: backends, workers)
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / CLOCK_TICKS
 
 
@@ -143,6 +147,8 @@ def compare_workers(args: Any, workers: list[int], first: date) -> dict:
             dailies = [v["wall_s"] for k, v in rounds.items() if k.startswith("daily")]
             out[f"{w}_workers"] = {"backfill_s": rounds["backfill"]["wall_s"],
                                    "daily_s": dailies, "rounds": rounds}
+    if "1_workers" in out:
+        out["capacity"] = capacity(out["1_workers"], len(book))
     if len(workers) > 1:
         base, other = workers[0], workers[-1]
         b, o = out[f"{base}_workers"], out[f"{other}_workers"]
@@ -153,6 +159,41 @@ def compare_workers(args: Any, workers: list[int], first: date) -> dict:
             if b["daily_s"] and o["daily_s"] else None,
         }
     return out
+
+
+def capacity(one_worker: dict, portfolios: int, target: int = 100_000,
+             workers: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64),
+             postgres_cores: tuple[int, ...] = (2, 8, 32)) -> dict:
+    """Extrapolate the measured W = 1 costs to `target` portfolios: per portfolio, the
+    Python CPU seconds (its worker) and PostgreSQL CPU seconds (the one server) of a
+    backfill and of a daily increment. A worker's flow run is one process that either
+    computes or waits on its queries, so W workers finish the book in about
+    target / W × (python + postgres per portfolio), unless the server's cores are the
+    bound: target × postgres per portfolio / P. PostgreSQL saturates from
+    W* = P × (python + postgres) / postgres workers on."""
+    model: dict[str, Any] = {"target_portfolios": target, "assumes": (
+        "costs linear in portfolios (the book's 20 positions each), one flow run per "
+        "worker at a time, the server's CPU the shared bound (its disk and WAL not "
+        "modelled), the factors phase's per-symbol work not repeated per shard")}
+    for label, rounds in (("backfill", [one_worker["rounds"]["backfill"]]),
+                          ("daily", [v for k, v in one_worker["rounds"].items()
+                                     if k.startswith("daily")])):
+        if not rounds:
+            continue
+        py = _median([r["python_cpu_s"] for r in rounds]) / portfolios
+        pg = _median([r["postgres_cpu_s"] for r in rounds]) / portfolios
+        wall = _median([r["wall_s"] for r in rounds]) / portfolios
+        rows = {}
+        for p in postgres_cores:
+            rows[f"postgres_{p}_cores"] = {
+                "saturates_at_workers": round(p * (py + pg) / pg, 1) if pg else None,
+                "hours_by_workers": {w: round(max(target / w * max(wall, py + pg),
+                                                  target * pg / p) / 3600, 2)
+                                     for w in workers}}
+        model[label] = {"per_portfolio_s": {"wall": round(wall, 5), "python_cpu": round(py, 5),
+                                            "postgres_cpu": round(pg, 5)},
+                        **rows}
+    return model
 
 
 def _median(values: list[float]) -> float:
