@@ -88,8 +88,12 @@ class TestDatabase:
         with self.engine.begin() as conn:
             conn.execute(sa.text(f"truncate {RAW_TABLES} restart identity cascade"))
             if drop_dbt:
-                for schema in DBT_SCHEMAS:
-                    conn.execute(sa.text(f"drop schema if exists {schema} cascade"))
+                # and every build slot's intermediate schema (intermediate_<slot>)
+                slots = conn.execute(sa.text(
+                    "select nspname from pg_namespace where nspname like 'intermediate\\_%'"
+                )).scalars().all()
+                for schema in (*DBT_SCHEMAS, *slots):
+                    conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
 
     def scalar(self, sql: str, **params):
         with self.engine.connect() as conn:

@@ -1,7 +1,10 @@
--- Replace the risk stats of the work sessions with the COPY'd ones (NaN -> NULL).
+-- Replace the risk stats of the work sessions (this risk phase's rows of raw.risk_work,
+-- :build_id) with the COPY'd ones (NaN -> NULL).
 delete from raw.portfolio_risk_stats as r
 using raw.risk_work as w
-where r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
+where
+    w.build_id = :build_id
+    and r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
 
 insert into raw.portfolio_risk_stats (
     portfolio_id, snapshot_date, realized_vol_21d, realized_vol_63d, har_vol_1d,
@@ -24,7 +27,9 @@ from incoming_portfolio_risk;
 
 delete from raw.position_risk_stats as r
 using raw.risk_work as w
-where r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
+where
+    w.build_id = :build_id
+    and r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
 
 insert into raw.position_risk_stats (
     portfolio_id, snapshot_date, position_id, realized_vol_63d, risk_contribution
