@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_risk_work') }}
 {{
     config(
         materialized='incremental',
