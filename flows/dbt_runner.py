@@ -51,7 +51,7 @@ from snapfolio.core.settings import Settings
 SLOT_RE = re.compile(r"[a-z0-9]{1,20}")
 # builds running at once on one database (one per shard); a slot leaves its schema and
 # target directory behind for the next build that takes it
-SLOT_POOL_SIZE = 8
+SLOT_POOL_SIZE = 16
 
 
 def slot_name(i: int) -> str:

@@ -11,7 +11,8 @@ portfolios'. What is serialized, and why (keys in snapfolio/core/locks.py):
   reader ever races a view being swapped;
 * the start stamp: `started` (the marks made before it are the ones this build
   applies) is taken under the stamp lock for an instant, so restatement writers in
-  flight have committed and later ones stamp their marks after it.
+  flight have committed and later ones stamp their marks after it;
+* the slot: one build at a time per slot, a free one taken without waiting.
 All are session or short transaction locks on PostgreSQL, released with a killed
 process's connection, so nothing can stay stuck.
 """
