@@ -43,31 +43,36 @@ from snapfolio.core.database import dbt_env
 from snapfolio.core.locks import (
     DBT_PROJECT_LOCK_KEY,
     DBT_SLOT_LOCK_CLASS,
+    DBT_SLOTS,
     pooled_lock,
     session_lock,
 )
 from snapfolio.core.settings import Settings
 
 SLOT_RE = re.compile(r"[a-z0-9]{1,20}")
-# builds running at once on one database (one per shard); a slot leaves its schema and
-# target directory behind for the next build that takes it
-SLOT_POOL_SIZE = 16
 
 
-def slot_name(i: int) -> str:
-    """Slot i of the pool: 0 is the default slot "" (schema intermediate, target dir
-    dbt_target), then s1, s2, ..."""
-    return f"s{i}" if i else ""
+@dataclass(frozen=True)
+class Slot:
+    """Slot `index` of the pool (DBT_SLOTS of them): `name` "" for 0 (schema
+    intermediate, target dir dbt_target), then s1, s2, ... A slot leaves its schema
+    and target directory behind for the next build that takes it."""
+
+    index: int
+
+    @property
+    def name(self) -> str:
+        return f"s{self.index}" if self.index else ""
 
 
 @contextmanager
-def build_slot(engine: sa.Engine) -> Iterator[str]:
-    """A slot no other build is using, held for the block (yields its name for
-    `dbt_build(slot=...)`): the first free (DBT_SLOT_LOCK_CLASS, i), never waited on
-    while one is free, so concurrent builds each take their own; a crashed process frees
-    its slot with its connection."""
-    with pooled_lock(engine, DBT_SLOT_LOCK_CLASS, SLOT_POOL_SIZE) as i:
-        yield slot_name(i)
+def build_slot(engine: sa.Engine) -> Iterator[Slot]:
+    """A slot no other build is using, held for the block (its name goes to
+    `dbt_build(slot=...)`, its index to `stamp_build_start`): the first free
+    (DBT_SLOT_LOCK_CLASS, i), never waited on while one is free, so concurrent builds
+    each take their own; a crashed process frees its slot with its connection."""
+    with pooled_lock(engine, DBT_SLOT_LOCK_CLASS, DBT_SLOTS) as i:
+        yield Slot(i)
 
 
 def intermediate_schema(slot: str) -> str:

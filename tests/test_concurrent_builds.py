@@ -19,6 +19,8 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -32,7 +34,8 @@ from flows.phases import factors
 from snapfolio.core.locks import (
     DBT_PROJECT_LOCK_KEY,
     DBT_SLOT_LOCK_CLASS,
-    DBT_STAMP_LOCK_KEY,
+    DBT_SLOTS,
+    DBT_STAMP_LOCK_CLASS,
     PORTFOLIO_LOCK_CLASS,
     RUN_LOCK_CLASS,
     hold_off_dbt_builds,
@@ -152,12 +155,32 @@ class LockMonitor(threading.Thread):
 def ours(row: dict) -> bool:
     """An advisory lock snapfolio takes (snapfolio/core/locks.py)."""
     if row["objsubid"] == 2:
-        return row["classid"] in (PORTFOLIO_LOCK_CLASS, RUN_LOCK_CLASS, DBT_SLOT_LOCK_CLASS)
+        return row["classid"] in (PORTFOLIO_LOCK_CLASS, RUN_LOCK_CLASS, DBT_SLOT_LOCK_CLASS,
+                                  DBT_STAMP_LOCK_CLASS)
     return row["classid"] == 0 and 7_246_000 <= row["objid"] < 7_247_000
 
 
 def single_key(key: int) -> tuple[int, int, int]:
     return (key >> 32, key & 0xFFFFFFFF, 1)
+
+
+def shared_ddl_state(db) -> dict:
+    """What DDL on the relations every build shares would change: each relation's oid
+    and file (a swap or rewrite), the exposure-count triggers and functions' row
+    versions (a create or replace)."""
+    return {
+        "relations": db.rows(
+            "select n.nspname, c.relname, c.oid::bigint as oid, c.relfilenode::bigint as node "
+            "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname in ('staging', 'marts', 'marts_store', 'raw_seeds') "
+            "and c.relkind in ('r', 'v', 'i') order by 1, 2"),
+        "functions": db.rows(
+            "select proname, xmin::text as version from pg_proc "
+            "where proname like 'fct_position_exposure_vectors_count%' order by 1"),
+        "triggers": db.rows(
+            "select tgname, xmin::text as version from pg_trigger "
+            "where tgrelid = 'marts_store.fct_position_exposure_vectors'::regclass order by 1"),
+    }
 
 
 def run_shards(shards: dict[str, list[int]], barriers: Path, **env: str) -> dict[str, dict]:
@@ -191,6 +214,8 @@ def test_two_shards_build_at_once_without_waiting_and_match_one_build(db, settin
         assert shards["a"] and shards["b"] and len(ids) == len(names)
         barriers = tmp_path / "barriers"
         barriers.mkdir()
+        ddl_before = shared_ddl_state(db)
+        assert len(ddl_before["functions"]) == 3 and len(ddl_before["triggers"]) == 3
         monitor = LockMonitor(db.engine)
         monitor.start()
         try:
@@ -219,7 +244,8 @@ def test_two_shards_build_at_once_without_waiting_and_match_one_build(db, settin
         # (shared) and two slots at the same time
         waits = monitor.waits()
         advisory = [w for w in waits if w["locktype"] == "advisory" and ours(w)]
-        assert advisory == [], advisory
+        assert advisory == [], [(w["classid"], w["objid"], w["objsubid"], w["mode"], w["query"])
+                                for w in advisory]
         other = sorted({(w["locktype"], w["mode"], w["query"][:80]) for w in waits})
         print(f"{len(monitor.samples)} lock samples; other lock waits (row/relation, brief): "
               f"{len(waits)} sample(s) of {other}")
@@ -227,6 +253,10 @@ def test_two_shards_build_at_once_without_waiting_and_match_one_build(db, settin
         assert monitor.held_at_once(single_key(DBT_PROJECT_LOCK_KEY), "ShareLock") == 2
         assert monitor.held_at_once(single_key(DBT_PROJECT_LOCK_KEY), "ExclusiveLock") == 0
         assert monitor.slots_at_once() == 2
+
+        # no build ran DDL on a shared relation: no table swapped or rewritten, no
+        # trigger or trigger function of the exposure counts replaced
+        assert shared_ddl_state(db) == ddl_before
 
         # nothing left behind
         assert db.scalar("select count(*) from raw.build_scope") == 0
@@ -264,20 +294,27 @@ def test_builds_share_the_project_lock_and_a_rebuild_waits_for_them(db, settings
     # a forced exclusive (full refresh) build blocks the others as well
     with project_lock(db.engine, fingerprint, exclusive=True):
         assert _acquires(db.engine, DBT_PROJECT_LOCK_KEY, shared=True) is False
-    assert _acquires(db.engine, DBT_PROJECT_LOCK_KEY, shared=True) is True
+    # current: shared, so another build gets it at once, and a rebuild waits
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("update raw.dbt_state set project_fingerprint = :f"), {"f": fingerprint})
+    with (mock_views_current(), project_lock(db.engine, fingerprint) as current):
+        assert current is True
+        assert _acquires(db.engine, DBT_PROJECT_LOCK_KEY, shared=True) is True
+        assert _acquires(db.engine, DBT_PROJECT_LOCK_KEY, shared=False) is False
+    assert _acquires(db.engine, DBT_PROJECT_LOCK_KEY, shared=False) is True
 
 
 def test_slots_are_never_shared_and_a_dead_holder_frees_its_slot(db) -> None:
     with build_slot(db.engine) as first, build_slot(db.engine) as second:
-        assert (first, second) == ("", "s1")
+        assert (first.name, second.name, second.index) == ("", "s1", 1)
         with build_slot(db.engine) as third:
-            assert third == "s2"
+            assert third.name == "s2"
     # a process that dies holding a slot: its connection goes, and the slot with it
     holder = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     assert holder.execute(sa.text("select pg_try_advisory_lock(:c, 0)"),
                           {"c": DBT_SLOT_LOCK_CLASS}).scalar()
     with build_slot(db.engine) as slot:
-        assert slot == "s1"
+        assert slot.name == "s1"
     holder.invalidate()  # the connection is closed, not returned to the pool
     for _ in range(100):  # the server ends the backend (and its locks) just after
         if not db.scalar("select count(*) from pg_locks where locktype = 'advisory' "
@@ -285,17 +322,18 @@ def test_slots_are_never_shared_and_a_dead_holder_frees_its_slot(db) -> None:
             break
         time.sleep(0.05)
     with build_slot(db.engine) as slot:
-        assert slot == ""
+        assert slot.name == ""
 
 
 def test_a_build_stamps_its_start_after_writers_in_flight_and_never_blocks_them(db) -> None:
-    """A mark writer holds the stamp key shared until it commits: a build's stamp waits
-    for it (so the build sees the mark); a writer never waits for a running build."""
+    """A mark writer holds every slot's stamp key shared until it commits: a build's
+    stamp waits for it (so the build sees the mark); a writer never waits for a running
+    build, and two builds never wait for each other's stamp."""
     writer = db.engine.connect()
     trans = writer.begin()
     hold_off_dbt_builds(writer)
     stamped: list = []
-    thread = threading.Thread(target=lambda: stamped.append(stamp_build_start(db.engine)))
+    thread = threading.Thread(target=lambda: stamped.append(stamp_build_start(db.engine, 3)))
     thread.start()
     time.sleep(0.5)
     assert stamped == []  # waiting for the writer's commit
@@ -304,11 +342,45 @@ def test_a_build_stamps_its_start_after_writers_in_flight_and_never_blocks_them(
     writer.close()
     thread.join(timeout=10)
     assert stamped and stamped[0] > committed
-    # a build in progress (project lock shared, start stamped) does not hold the stamp
-    # key: a writer gets it at once
-    with project_lock(db.engine, "any"):
-        stamp_build_start(db.engine)
-        assert _acquires(db.engine, DBT_STAMP_LOCK_KEY, shared=True) is True
+    # a build in progress (start stamped) does not hold its stamp key: a writer gets
+    # every key at once
+    stamp_build_start(db.engine, 0)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("set local lock_timeout = '300ms'"))
+        hold_off_dbt_builds(conn)
+        assert conn.scalar(sa.text(
+            "select count(*) from pg_locks where locktype = 'advisory' and granted "
+            "and pid = pg_backend_pid() and classid = :c and mode = 'ShareLock'"),
+            {"c": DBT_STAMP_LOCK_CLASS}) == DBT_SLOTS
+        # while a writer holds them, two builds' stamps in two slots: each waits for
+        # the writer only (not for the other), and both stamp after its commit
+        stamped.clear()
+        builds = [threading.Thread(target=lambda i=i: stamped.append(stamp_build_start(db.engine, i)))
+                  for i in (0, 1)]
+        for b in builds:
+            b.start()
+        time.sleep(0.5)
+        assert stamped == []
+        waiting = conn.scalar(sa.text(
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted "
+            "and classid = :c"), {"c": DBT_STAMP_LOCK_CLASS})
+        assert waiting == 2
+    for b in builds:
+        b.join(timeout=10)
+    assert len(stamped) == 2
+
+
+@contextmanager
+def mock_views_current() -> Iterator[None]:
+    """views_and_seeds_current true (no dbt build in these lock tests)."""
+    import flows.dbt_runner as runner
+
+    saved = runner.views_and_seeds_current
+    runner.views_and_seeds_current = lambda conn, fingerprint: True
+    try:
+        yield
+    finally:
+        runner.views_and_seeds_current = saved
 
 
 def _acquires(engine: sa.Engine, key: int, *, shared: bool) -> bool:

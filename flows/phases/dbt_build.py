@@ -10,8 +10,8 @@ portfolios'. What is serialized, and why (keys in snapfolio/core/locks.py):
   other build holds it shared, so it never waits for another normal build, and no
   reader ever races a view being swapped;
 * the start stamp: `started` (the marks made before it are the ones this build
-  applies) is taken under the stamp lock for an instant, so restatement writers in
-  flight have committed and later ones stamp their marks after it;
+  applies) is taken under its slot's stamp lock for an instant, so restatement
+  writers in flight have committed and later ones stamp their marks after it;
 * the slot: one build at a time per slot, a free one taken without waiting.
 All are session or short transaction locks on PostgreSQL, released with a killed
 process's connection, so nothing can stay stuck.
@@ -56,12 +56,14 @@ def build_marts(
     chunk in the Prefect UI (e.g. "2025-01-06..2025-03-31")."""
     fingerprint = project_fingerprint(settings.dbt_project_dir)
     with project_lock(engine, fingerprint, exclusive=full_refresh) as current:
-        started = stamp_build_start(engine)
-        # the risk marts are built by the risk phase, after its numpy step
-        with build_slot(engine) as slot, build_scope(engine, as_of, portfolio_ids) as build_id:
-            result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
-                               models_only=models_only or (current and not full_refresh),
-                               exclude=["tag:risk"], build_id=build_id, slot=slot)
+        with build_slot(engine) as slot:
+            started = stamp_build_start(engine, slot.index)
+            # the risk marts are built by the risk phase, after its numpy step
+            with build_scope(engine, as_of, portfolio_ids) as build_id:
+                result = dbt_build(settings, url, full_refresh=full_refresh,
+                                   data_tests=data_tests,
+                                   models_only=models_only or (current and not full_refresh),
+                                   exclude=["tag:risk"], build_id=build_id, slot=slot.name)
         with engine.begin() as conn:
             restatements.advance_after_build(conn, started, as_of, portfolio_ids)
             if not current:

@@ -9,7 +9,7 @@ numbers are stored per portfolio, except the session-keyed factor covariances an
 stress moves, which are upserted (risk/sql/store_factor_risk.sql). Locks
 (snapfolio/core/locks.py): the dbt project lock shared (exclusive for the first risk
 build, which creates the shared risk marts), and `marked_before` stamped under the
-stamp lock for an instant, so a risk mark is either seen by this phase or stamped
+slot's stamp lock for an instant, so a risk mark is either seen by this phase or stamped
 after it. The risk marks that asked for the work (flows.phases.plan.mark_risk_work,
 before the accounting build) are cleared only after the marts are built, so a crash
 anywhere in between loses nothing: the next run finds the marks and redoes it.
@@ -57,14 +57,15 @@ def run_risk(engine: Engine, settings: Settings, url: URL, portfolio_ids: list[i
     started = time.perf_counter()
     fingerprint = project_fingerprint(settings.dbt_project_dir)
     with project_lock(engine, fingerprint, exclusive=not shared_risk_relations_exist(engine)):
-        marked_before = stamp_build_start(engine)
-        with build_slot(engine) as slot, build_scope(engine, as_of, portfolio_ids) as build_id:
-            try:
-                stats = _compute_and_build(engine, settings, url, portfolio_ids, as_of,
-                                           build_id, slot)
-            finally:
-                with engine.begin() as conn:
-                    drop_work(conn, build_id)
+        with build_slot(engine) as slot:
+            marked_before = stamp_build_start(engine, slot.index)
+            with build_scope(engine, as_of, portfolio_ids) as build_id:
+                try:
+                    stats = _compute_and_build(engine, settings, url, portfolio_ids, as_of,
+                                               build_id, slot.name)
+                finally:
+                    with engine.begin() as conn:
+                        drop_work(conn, build_id)
         t0 = time.perf_counter()
         with engine.begin() as conn:
             restatements.clear_risk_marks(conn, portfolio_ids, marked_before)

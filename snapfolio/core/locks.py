@@ -19,15 +19,19 @@ portfolio locks), so two builds have nothing to serialize on but three things:
   whole build, and every other build holds the key SHARED for its duration: a rebuild
   waits for the builds running on the old views, later builds wait for the rebuild,
   and normal builds never wait for each other;
-* the restatement handshake (DBT_STAMP_LOCK_KEY): a mark must be either visible to a
-  build or stamped after the build's start (the build drops the marks stamped before
-  it started). Writers of marks hold the key shared until they commit
-  (`hold_off_dbt_builds`); a build takes it exclusively only for the instant it stamps
-  its start (`stamp_build_start`), which waits out the writers in flight and nothing
-  else: a writer that got the key before the stamp has committed before it, one that
-  gets it after stamps its marks (clock_timestamp()) after it;
+* the restatement handshake (DBT_STAMP_LOCK_CLASS): a mark must be either visible to
+  a build or stamped after the build's start (the build drops the marks stamped before
+  it started). Writers of marks hold the stamp key of every slot shared until they
+  commit (`hold_off_dbt_builds`); a build takes its own slot's stamp key exclusively,
+  only for the instant it stamps its start (`stamp_build_start`), which waits out the
+  writers in flight and nothing else: a writer that got the keys before the stamp has
+  committed before it, one that gets them after stamps its marks (clock_timestamp())
+  after it. One key per slot, not one for all builds: two builds starting at the same
+  moment (two shards) would otherwise queue for each other's instant; writers never
+  wait for each other (shared), builds never wait for each other (one slot each);
 * the build slot (DBT_SLOT_LOCK_CLASS, i): one build at a time per intermediate schema
-  and dbt target directory, picked from a small pool without waiting (`pooled_lock`).
+  and dbt target directory, picked from a pool of DBT_SLOTS without waiting
+  (`pooled_lock`).
 """
 
 from __future__ import annotations
@@ -46,15 +50,17 @@ MIGRATION_LOCK_KEY = 7_246_001  # xact: serializes schema upgrades and the calen
 # or a full refresh); shared for every other build (accounting or risk) while it runs
 DBT_PROJECT_LOCK_KEY = 7_246_002
 CHECK_LOCK_KEY = 7_246_003  # session: one GX checkpoint run (and GX config write) at a time
-# xact: restatement-mark writers hold it shared until they commit; a build takes it
-# exclusively only for the instant it stamps its start (never across the build)
-DBT_STAMP_LOCK_KEY = 7_246_004
 FACTORS_LOCK_KEY = 7_246_010  # xact: serializes beta writes and the price writes that delete betas
 
 # two-key locks (pg_advisory_lock(int, int)): (class, id)
 PORTFOLIO_LOCK_CLASS = 7246  # (class, portfolio_id): a run is processing that portfolio
 RUN_LOCK_CLASS = 7247  # (class, hashtext(run_id)): held while a run is alive
 DBT_SLOT_LOCK_CLASS = 7248  # (class, i), session: a dbt build is using build slot i
+# (class, i), xact: the build in slot i takes it exclusively for the instant it stamps
+# its start (never across the build); restatement-mark writers hold every i shared
+# until they commit
+DBT_STAMP_LOCK_CLASS = 7249
+DBT_SLOTS = 16  # i in 0..DBT_SLOTS-1: dbt builds that can run at once on one database
 
 
 def xact_lock(conn: sa.Connection, key: int, *, shared: bool = False) -> None:
@@ -67,21 +73,27 @@ def hold_off_dbt_builds(conn: sa.Connection) -> None:
     """In a transaction that writes restatement marks (raw.restatements, raw.risk_marks),
     before its first mark: keep builds from stamping their start until this commits, so
     a mark is either visible to a build or stamped after that build's start (never
-    consumed by a build that could not see its data). Shared: writers never wait for
-    each other, and a build holds the key only for the instant of its stamp, so this
-    waits at most that instant, never for a running build."""
-    xact_lock(conn, DBT_STAMP_LOCK_KEY, shared=True)
+    consumed by a build that could not see its data). Every slot's stamp key, shared
+    (in slot order, one statement): writers never wait for each other, and a build
+    holds its key only for the instant of its stamp, so this waits at most that
+    instant, never for a running build."""
+    conn.execute(sa.text("select count(pg_advisory_xact_lock_shared(:c, i)) "
+                         "from generate_series(0, :n - 1) as i"),
+                 {"c": DBT_STAMP_LOCK_CLASS, "n": DBT_SLOTS})
 
 
-def stamp_build_start(engine: Engine) -> datetime:
-    """A build's (or the risk phase's) start, for the marks it may consume: taken under
-    DBT_STAMP_LOCK_KEY exclusively, in its own short transaction, so every mark writer
-    that holds the key shared has committed (its marks and data are visible to every
-    statement the build runs after this) and every later writer stamps its marks after
-    the returned time (marks default to clock_timestamp(), written after the writer's
-    `hold_off_dbt_builds`). The lock ends with this transaction, not with the build."""
+def stamp_build_start(engine: Engine, slot: int) -> datetime:
+    """The start of the build in `slot` (or of the risk phase), for the marks it may
+    consume: taken under the slot's stamp key exclusively, in its own short
+    transaction, so every mark writer in flight (they hold every slot's key shared)
+    has committed (its marks and data are visible to every statement the build runs
+    after this) and every later writer stamps its marks after the returned time (marks
+    default to clock_timestamp(), written after the writer's `hold_off_dbt_builds`).
+    The lock ends with this transaction, not with the build; no other build waits for
+    it (each has its own slot)."""
     with engine.begin() as conn:
-        xact_lock(conn, DBT_STAMP_LOCK_KEY)
+        conn.execute(sa.text("select pg_advisory_xact_lock(:c, :i)"),
+                     {"c": DBT_STAMP_LOCK_CLASS, "i": slot})
         return conn.execute(sa.text("select clock_timestamp()")).scalar_one()
 
 
