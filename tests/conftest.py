@@ -61,7 +61,8 @@ def _unused_port() -> int:
 SLOW_FILES_FIRST = (  # slowest first, by the summed --durations of a full run
     "test_flow.py", "test_cli.py", "test_hardening_cli.py", "test_exports.py",
     "test_accounting.py", "test_risk_marts.py", "test_expectations_risk.py",
-    "test_price_ingest.py", "test_expectations.py", "test_lag_scenario.py", "test_exposures.py",
+    "test_price_ingest.py", "test_expectations.py", "test_lag_scenario.py",
+    "test_concurrent_builds.py", "test_exposures.py",
     "test_symbol_profiles.py", "test_report.py", "test_factor_betas_db.py",
     "test_factors_rolling.py", "test_beta_coverage.py", "test_manual_prices.py",
 )
