@@ -18,7 +18,9 @@ What two builds (two shards, disjoint portfolios) share, and how (issue #18):
   every other build holds the project lock shared, so no build reads a view being
   swapped and normal builds never wait for each other;
 * the marts: written per portfolio (disjoint), except the session-keyed factor
-  covariances (upserted, dbt_project/macros/upsert.sql).
+  covariances (upserted, dbt_project/macros/upsert.sql);
+* the restatement marks: a build stamps its start under its slot's stamp key for an
+  instant (waiting out mark writers in flight), never across the build.
 No lock is held across a build that another normal build could wait for
 (snapfolio/core/locks.py).
 """
