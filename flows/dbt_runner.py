@@ -2,13 +2,27 @@
 
 The build's scope (as_of, portfolio ids) is one row of raw.build_scope keyed by a fresh
 build id (`build_scope`), and the id reaches dbt as a setting of its connections
-(`-c snapfolio.build_id=...` in PGOPTIONS), which stg_build_scope filters on. Not a
---vars value: a changed --vars makes dbt re-parse the whole project, while the
-compiled project stays the same here, so partial parsing stays valid and a build costs
-no re-parse. Each invocation reads only its own row, so two builds of disjoint
-portfolios never see each other's scope; the global dbt lock (flows/phases/dbt_build.py)
-is still taken around a build, but nothing here needs it any more (see README: it could
-be narrowed to the view/seed rebuild and to builds of overlapping portfolios).
+(`-c snapfolio.build_id=...` in PGOPTIONS), which stg_build_scope (and stg_risk_work,
+for the risk phase's own rows of raw.risk_work) filters on. Not a --vars value: a
+changed --vars makes dbt re-parse the whole project, while the compiled project stays
+the same here, so partial parsing stays valid and a build costs no re-parse.
+
+What two builds (two shards, disjoint portfolios) share, and how (issue #18):
+* their scope and risk work: nothing shared, each reads its own rows by build id;
+* their working tables and dbt state: each build takes a free slot (`build_slot`, a
+  pooled advisory lock): its own intermediate schema (intermediate_<slot>) and dbt
+  target directory (partial-parse state; a slot's first build parses once), never used
+  by two builds at once;
+* the views and seeds (staging, the marts' views, raw_seeds): rebuilt only when the
+  project changed (`project_lock` yields whether they are current), exclusively, while
+  every other build holds the project lock shared, so no build reads a view being
+  swapped and normal builds never wait for each other;
+* the marts: written per portfolio (disjoint), except the session-keyed factor
+  covariances (upserted, dbt_project/macros/upsert.sql);
+* the restatement marks: a build stamps its start under its slot's stamp key for an
+  instant (waiting out mark writers in flight), never across the build.
+No lock is held across a build that another normal build could wait for
+(snapfolio/core/locks.py).
 """
 
 from __future__ import annotations
@@ -28,9 +42,39 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from snapfolio.core.database import dbt_env
+from snapfolio.core.locks import (
+    DBT_PROJECT_LOCK_KEY,
+    DBT_SLOT_LOCK_CLASS,
+    DBT_SLOTS,
+    pooled_lock,
+    session_lock,
+)
 from snapfolio.core.settings import Settings
 
 SLOT_RE = re.compile(r"[a-z0-9]{1,20}")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Slot `index` of the pool (DBT_SLOTS of them): `name` "" for 0 (schema
+    intermediate, target dir dbt_target), then s1, s2, ... A slot leaves its schema
+    and target directory behind for the next build that takes it."""
+
+    index: int
+
+    @property
+    def name(self) -> str:
+        return f"s{self.index}" if self.index else ""
+
+
+@contextmanager
+def build_slot(engine: sa.Engine) -> Iterator[Slot]:
+    """A slot no other build is using, held for the block (its name goes to
+    `dbt_build(slot=...)`, its index to `stamp_build_start`): the first free
+    (DBT_SLOT_LOCK_CLASS, i), never waited on while one is free, so concurrent builds
+    each take their own; a crashed process frees its slot with its connection."""
+    with pooled_lock(engine, DBT_SLOT_LOCK_CLASS, DBT_SLOTS) as i:
+        yield Slot(i)
 
 
 def intermediate_schema(slot: str) -> str:
@@ -61,16 +105,45 @@ def project_fingerprint(project_dir: Path) -> str:
 
 
 def views_and_seeds_current(conn: sa.Connection, fingerprint: str) -> bool:
-    """True when the last full build was of this exact project and its views still exist."""
+    """True when the last full build was of this exact project and its views still exist.
+
+    The shared relations only (views, seeds): the intermediate tables are a slot's own
+    and every build rebuilds its slot's."""
     stored = conn.execute(sa.text("select project_fingerprint from raw.dbt_state")).scalar()
     if stored != fingerprint:
         return False
     present = conn.execute(sa.text(
         "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where (n.nspname, c.relname) in (('staging', 'stg_positions'), ('intermediate', "
-        "'int_positions'), ('marts', 'portfolio_watermarks'), ('raw_seeds', 'factor_definitions'))"
+        "where (n.nspname, c.relname) in (('staging', 'stg_positions'), ('marts', "
+        "'fct_position_factor_exposures'), ('marts', 'portfolio_watermarks'), "
+        "('raw_seeds', 'factor_definitions'))"
     )).scalar()
     return present == 4
+
+
+@contextmanager
+def project_lock(engine: sa.Engine, fingerprint: str, *, exclusive: bool = False) -> Iterator[bool]:
+    """Hold the dbt project lock for a build; yields whether the views and seeds are
+    current (`views_and_seeds_current`).
+
+    When they are (and `exclusive` is not asked for) the lock is held shared: any
+    number of such builds run at once. Otherwise the build rebuilds the views and
+    seeds, which every other build reads, so it holds the lock exclusively: it waits
+    for the builds in progress and later ones wait for it. `exclusive` is for the other
+    builds that create or swap shared relations: a full refresh, and the first risk
+    build (it creates the risk marts). The shared lock is let go before the exclusive
+    one is asked for (a session cannot upgrade), and currency is read again under it
+    (another build may have just rebuilt)."""
+    with session_lock(engine, DBT_PROJECT_LOCK_KEY, shared=True):
+        with engine.connect() as conn:
+            current = views_and_seeds_current(conn, fingerprint)
+        if current and not exclusive:
+            yield True
+            return
+    with session_lock(engine, DBT_PROJECT_LOCK_KEY):
+        with engine.connect() as conn:
+            current = views_and_seeds_current(conn, fingerprint)
+        yield current
 
 
 def record_full_build(conn: sa.Connection, fingerprint: str) -> None:
@@ -111,7 +184,9 @@ def build_scope(engine: sa.Engine, as_of: date, portfolio_ids: list[int] | None)
 
 def drop_dead_build_scopes(conn: sa.Connection, pid_alive: Callable[[int], bool]) -> int:
     """Scope rows of builds whose process is gone (same host, pid not alive) or that are
-    older than a day (no build lasts that long): what a crash mid-build leaves behind."""
+    older than a day (no build lasts that long): what a crash mid-build leaves behind;
+    with them, the risk work rows (raw.risk_work) of builds that have no scope row
+    any more (a live build writes its scope row before its work rows, and commits it)."""
     rows = conn.execute(sa.text(
         "select build_id, hostname, pid, created_at < clock_timestamp() - interval '1 day' "
         "as expired from raw.build_scope")).all()
@@ -120,6 +195,9 @@ def drop_dead_build_scopes(conn: sa.Connection, pid_alive: Callable[[int], bool]
             if r.expired or (r.hostname == host and (r.pid is None or not pid_alive(r.pid)))]
     if dead:
         conn.execute(sa.text("delete from raw.build_scope where build_id = any(:b)"), {"b": dead})
+    conn.execute(sa.text(
+        "delete from raw.risk_work as w where not exists "
+        "(select 1 from raw.build_scope as b where b.build_id = w.build_id)"))
     return len(dead)
 
 
@@ -138,12 +216,12 @@ def dbt_build(
 ) -> DbtResult:
     """`dbt build` (models, seeds, data tests); raises DbtBuildError on failure.
 
-    `build_id` names this build's raw.build_scope row (`build_scope`); a build of models
-    that read no scope (the risk marts) passes none. `slot` (a short [a-z0-9] name)
-    gives the build its own intermediate schema (intermediate_<slot>) and dbt target
-    directory, so builds in different slots can run at the same time; the default slot
-    is the one the global dbt lock serializes. Unit tests check the SQL, not the
-    data, so batch runs skip them; the test suite runs them (unit_tests=True).
+    `build_id` names this build's raw.build_scope row (`build_scope`) and, for the risk
+    marts, its rows of raw.risk_work. `slot` (a short [a-z0-9] name, held by the caller
+    with `build_slot`) gives the build its own intermediate schema (intermediate_<slot>),
+    dbt target directory and log directory, so builds in different slots can run at the
+    same time. Unit tests check the SQL, not the data, so batch runs skip them; the
+    test suite runs them (unit_tests=True).
     """
     import time
 
@@ -161,13 +239,17 @@ def dbt_build(
         options.append(f"-c snapfolio.build_id={build_id}")
     env["PGOPTIONS"] = " ".join(o for o in options if o)
     os.environ.update(env)
+    # a slot's own target dir: its partial-parse state is written by one build at a time
+    # and always for the same SNAPFOLIO_DBT_SLOT (read by generate_schema_name), so it
+    # stays valid and a slot's first build is its only full parse
     target = settings.home / (f"dbt_target_{slot}" if slot else "dbt_target")
+    logs = settings.home / (f"dbt_logs_{slot}" if slot else "dbt_logs")
     args = [
         "build",
         "--project-dir", str(settings.dbt_project_dir),
         "--profiles-dir", str(settings.project_root),
         "--target-path", str(target),
-        "--log-path", str(settings.home / "dbt_logs"),
+        "--log-path", str(logs),
         "--quiet",
     ]
     if select:

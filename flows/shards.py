@@ -8,8 +8,9 @@ scope, so a shard is an ordinary run: per-portfolio advisory locks keep concurre
 disjoint, and a failed shard's portfolios keep their gaps, which the next run fills.
 The deployment's entrypoint is a module path, so every machine with snapfolio
 installed loads the flow from its own installation (no code storage to configure).
-Until run-scoped build state lands, the shards' dbt builds take turns on the global
-dbt lock (flows.phases.dbt_build): correct, not yet concurrent.
+The shards' dbt builds and risk phases run concurrently: run-scoped build state (scope
+and risk work rows by build id, a build slot each), and only a project rebuild runs
+alone (snapfolio/core/locks.py, flows/phases/dbt_build.py).
 """
 
 from __future__ import annotations

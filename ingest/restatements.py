@@ -22,9 +22,11 @@ from snapfolio.core.sql import sql_text
 
 
 def begin_history_change(conn: sa.Connection) -> None:
-    """First statement of a transaction that changes prices: a running dbt build is
-    waited out and the next one waits for this commit, so every mark written here is
-    either seen by a build or stamped after it (never consumed unseen)."""
+    """First statement of a transaction that changes prices or profiles: a build
+    stamping its start waits for this commit, and a build that stamped before this
+    sees none of it, so every mark written here is either seen by a build or stamped
+    after its start (never consumed unseen). Waits at most for another build's stamp,
+    an instant, never for a running build (snapfolio.core.locks)."""
     hold_off_dbt_builds(conn)
 
 
@@ -67,9 +69,14 @@ def mark_price_changes(conn: sa.Connection, span: pd.DataFrame, factor_symbols: 
 
 def mark_beta_writes(conn: sa.Connection, symbols: list[str]) -> int:
     """Betas just COPY'd into `incoming_betas` for sessions already stored: mark their
-    holders (the exposures of those sessions must be rebuilt)."""
+    holders (the exposures of those sessions must be rebuilt). The marks can be another
+    run's portfolios (a symbol both hold), whose build may be starting right now: held
+    off like every mark writer, right before the marks (after the factors lock this
+    transaction holds, so a build's start stamp waits only for the end of the write,
+    never for a factors phase's whole computation)."""
     if not marts_exist(conn):
         return 0
+    hold_off_dbt_builds(conn)
     return conn.execute(sql_text(__file__, "restate_beta_writes"), {"symbols": symbols}).rowcount
 
 

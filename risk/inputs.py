@@ -33,17 +33,25 @@ def day_numbers(days: np.ndarray) -> np.ndarray:
     return np.asarray(days).astype("datetime64[D]").astype(np.int64)
 
 
-def write_work(conn: sa.Connection, portfolio_ids: list[int], as_of: date,
+def write_work(conn: sa.Connection, build_id: str, portfolio_ids: list[int], as_of: date,
                risk_marts_exist: bool) -> int:
-    """Replace raw.risk_work with this run's (portfolio, session) risk work."""
-    conn.execute(sa.text("truncate raw.risk_work"))
+    """Write this risk phase's (portfolio, session) risk work: its own rows of
+    raw.risk_work, under its build id (another risk phase's rows are never touched;
+    `drop_work` deletes them after the phase)."""
     name = "risk_work" if risk_marts_exist else "risk_work_first_build"
-    n = conn.execute(sql_text(__file__, name), {"ids": portfolio_ids, "as_of": as_of}).rowcount
+    n = conn.execute(sql_text(__file__, name),
+                     {"build_id": build_id, "ids": portfolio_ids, "as_of": as_of}).rowcount
     # its size for the planner: every later statement (the reads, the stores, the risk
     # marts and their row-scoped tests) joins it against tables of the whole history,
     # and a stale estimate turns index probes into full scans
     conn.execute(sa.text("analyze raw.risk_work"))
     return n
+
+
+def drop_work(conn: sa.Connection, build_id: str) -> None:
+    """The risk phase is done with its work set (the rows of a phase that died are
+    dropped with its build scope row, flows/dbt_runner.drop_dead_build_scopes)."""
+    conn.execute(sa.text("delete from raw.risk_work where build_id = :b"), {"b": build_id})
 
 
 @dataclass
@@ -72,11 +80,13 @@ def returns_on_grid(conn: sa.Connection, symbols: list[str], lo: date, hi: date)
     return returns.iloc[1:]
 
 
-def load_inputs(conn: sa.Connection, as_of: date, lap: Laps | None = None) -> RiskInputs | None:
-    """Everything the risk work set in raw.risk_work needs (None when it is empty);
-    ``lap`` times each read."""
+def load_inputs(conn: sa.Connection, as_of: date, build_id: str,
+                lap: Laps | None = None) -> RiskInputs | None:
+    """Everything the risk work set (the rows of `build_id` in raw.risk_work) needs
+    (None when it is empty); ``lap`` times each read."""
     lap = lap or Laps()
-    targets = copy_out_frame(conn, load_sql(__file__, "target_equity"))
+    work = {"build_id": build_id}
+    targets = copy_out_frame(conn, load_sql(__file__, "target_equity"), work)
     lap("load_targets")
     if targets.empty:
         return None
@@ -95,7 +105,7 @@ def load_inputs(conn: sa.Connection, as_of: date, lap: Laps | None = None) -> Ri
                                     values="daily_return")
                          .reindex(index=grid, columns=sorted(targets["portfolio_id"].unique())))
     lap("load_portfolio_returns")
-    positions = copy_out_frame(conn, load_sql(__file__, "open_positions")).rename(
+    positions = copy_out_frame(conn, load_sql(__file__, "open_positions"), work).rename(
         columns={"day_number": "snapshot_date"})
     positions["available"] = positions["available"].astype(bool)
     lap("load_positions")
@@ -106,7 +116,7 @@ def load_inputs(conn: sa.Connection, as_of: date, lap: Laps | None = None) -> Ri
     etf_returns = returns_on_grid(conn, list(ETFS), calendar.sessions_back_clipped(first, FACTOR_LOOKBACK),
                                    as_of).reindex(columns=list(ETFS))
     lap("load_etf_returns")
-    matrix_targets = copy_out_frame(conn, load_sql(__file__, "latest_sessions")).rename(
+    matrix_targets = copy_out_frame(conn, load_sql(__file__, "latest_sessions"), work).rename(
         columns={"day_number": "snapshot_date"})
     scenarios = pd.DataFrame(conn.execute(sql_text(__file__, "stress_scenarios")).all(),
                              columns=["scenario_id", "factor", "shock", "active"])

@@ -21,17 +21,20 @@ from snapfolio.core.dbt_project import dbt_var
 KEY = ["portfolio_id", "snapshot_date"]
 
 
-def prepare_work(conn: sa.Connection, portfolio_ids: list[int], as_of: date) -> int:
-    """Write this run's risk work set (raw.risk_work); returns its size."""
+def prepare_work(conn: sa.Connection, build_id: str, portfolio_ids: list[int],
+                 as_of: date) -> int:
+    """Write this run's risk work set (its rows of raw.risk_work, under `build_id`);
+    returns its size."""
     exists = conn.execute(sa.text("select to_regclass('marts.fct_portfolio_risk')")).scalar()
-    return write_work(conn, portfolio_ids, as_of, exists is not None)
+    return write_work(conn, build_id, portfolio_ids, as_of, exists is not None)
 
 
-def compute_and_store(conn: sa.Connection, as_of: date) -> dict:
-    """Compute every risk number of the work set and store it; returns the phase stats."""
+def compute_and_store(conn: sa.Connection, as_of: date, build_id: str) -> dict:
+    """Compute every risk number of the work set of `build_id` and store it; returns the
+    phase stats."""
     lap = Laps()
     timings = lap.timings
-    inputs = load_inputs(conn, as_of, lap)
+    inputs = load_inputs(conn, as_of, build_id, lap)
     if inputs is None:
         return {"sessions": 0, "timings": timings}
     keys = inputs.targets[KEY]
@@ -54,8 +57,8 @@ def compute_and_store(conn: sa.Connection, as_of: date) -> dict:
     lap("covariance_and_stress")
     portfolio_rows = (keys.merge(stats, on=KEY, how="left").merge(forecasts, on=KEY, how="left")
                       .merge(book, on=KEY, how="left").merge(summary, on=KEY, how="left"))
-    written = write_results(conn, portfolio_rows, position_rows, covariances, moves, days,
-                            scenario_ids, pairs,
+    written = write_results(conn, build_id, portfolio_rows, position_rows, covariances, moves,
+                            days, scenario_ids, pairs,
                             sorted(int(p) for p in inputs.matrix_targets["portfolio_id"]), lap)
     return {"sessions": len(keys), "portfolios": int(keys["portfolio_id"].nunique()),
             "positions": len(position_rows), "rows": written, "timings": timings}

@@ -28,7 +28,8 @@ def _copy(conn: sa.Connection, table: str, columns: list[tuple[str, np.ndarray]]
                 records=[binary_records(columns)])
 
 
-def write_results(conn: sa.Connection, portfolio_rows: pd.DataFrame, position_rows: pd.DataFrame,
+def write_results(conn: sa.Connection, build_id: str, portfolio_rows: pd.DataFrame,
+                  position_rows: pd.DataFrame,
                   covariances: pd.DataFrame, moves: np.ndarray, move_days: np.ndarray,
                   scenario_ids: list[str], pairs: pd.DataFrame,
                   matrix_portfolios: list[int], lap: Laps | None = None) -> dict[str, int]:
@@ -61,7 +62,7 @@ def write_results(conn: sa.Connection, portfolio_rows: pd.DataFrame, position_ro
         ("int2", (fac_idx.ravel() + 1).astype(np.int16)),
         ("float8", moves.reshape(-1))])
     lap("store_copy")
-    run_script(conn, __file__, "store_portfolio_risk")
+    run_script(conn, __file__, "store_portfolio_risk", {"build_id": build_id})
     lap("store_portfolio_and_position_risk")
     run_script(conn, __file__, "store_factor_risk",
                {"factors": list(FACTORS), "scenarios": list(scenario_ids)})

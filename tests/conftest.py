@@ -61,7 +61,8 @@ def _unused_port() -> int:
 SLOW_FILES_FIRST = (  # slowest first, by the summed --durations of a full run
     "test_flow.py", "test_cli.py", "test_hardening_cli.py", "test_exports.py",
     "test_accounting.py", "test_risk_marts.py", "test_expectations_risk.py",
-    "test_price_ingest.py", "test_expectations.py", "test_lag_scenario.py", "test_exposures.py",
+    "test_price_ingest.py", "test_expectations.py", "test_lag_scenario.py",
+    "test_concurrent_builds.py", "test_exposures.py",
     "test_symbol_profiles.py", "test_report.py", "test_factor_betas_db.py",
     "test_factors_rolling.py", "test_beta_coverage.py", "test_manual_prices.py",
 )
@@ -88,8 +89,12 @@ class TestDatabase:
         with self.engine.begin() as conn:
             conn.execute(sa.text(f"truncate {RAW_TABLES} restart identity cascade"))
             if drop_dbt:
-                for schema in DBT_SCHEMAS:
-                    conn.execute(sa.text(f"drop schema if exists {schema} cascade"))
+                # and every build slot's intermediate schema (intermediate_<slot>)
+                slots = conn.execute(sa.text(
+                    "select nspname from pg_namespace where nspname like 'intermediate\\_%'"
+                )).scalars().all()
+                for schema in (*DBT_SCHEMAS, *slots):
+                    conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
 
     def scalar(self, sql: str, **params):
         with self.engine.connect() as conn:

@@ -99,8 +99,10 @@ def test_stale_window_has_one_owner():
         # unqualified: the build's search_path has its slot's intermediate schema
         "work_set_rows": "(portfolio_id, snapshot_date) in (select portfolio_id, snapshot_date"
                          " from int_portfolio_work_sessions)",
+        # the risk build's own rows (raw.risk_work is keyed by build id, as stg_risk_work)
         "risk_work_rows": "(portfolio_id, snapshot_date) in (select portfolio_id, snapshot_date"
-                          " from raw.risk_work)",
+                          " from raw.risk_work where build_id ="
+                          " current_setting('snapfolio.build_id'))",
         "tlt_duration_years": 17,
     }
     users = []
@@ -119,3 +121,15 @@ def test_grain_tests_share_one_where(manifest):
     assert len(wheres) == 2
     assert {"from int_portfolio_work_sessions" in w for w in wheres} == {True, False}
     assert any("raw.risk_work" in w for w in wheres)
+
+
+def test_shared_risk_relations_are_the_risk_models_outside_a_slot(manifest):
+    """The risk phase creates the risk relations shared by every build alone (its first
+    build): flows/phases/risk.py's list is every risk model not in a slot's intermediate
+    schema (nor ephemeral)."""
+    from flows.phases.risk import SHARED_RISK_RELATIONS
+
+    shared = {f"{m.schema}.{m.name}" for m in models(manifest)
+              if "risk" in m.tags and m.schema != "intermediate"
+              and m.config.materialized != "ephemeral"}
+    assert shared == set(SHARED_RISK_RELATIONS)

@@ -23,7 +23,12 @@
    when every factor is deleted), UPDATE sets beta / market_value, INSERT restores a
    deleted factor (or adds a vector row holding only that factor). The vector table's
    own triggers keep the exposure counts (macros/exposure_counts.sql). Row-level: for
-   repairs and tests, not for bulk writes (the batch writes the vector table). #}
+   repairs and tests, not for bulk writes (the batch writes the vector table).
+   DDL (a function replaced, a trigger created) in a post-hook of the view: it runs only
+   when the view is (re)built, and views are rebuilt only by the project rebuild (a
+   changed project or a full refresh), which holds the dbt project lock exclusively
+   (snapfolio/core/locks.py); normal builds exclude views, so no build runs this while
+   another one writes through the view's table. #}
 {% macro exposure_view_triggers() -%}
 {%- set vectors = ref('fct_position_exposure_vectors') -%}
 {%- set fn = vectors.schema ~ '.fct_position_factor_exposures_write' -%}

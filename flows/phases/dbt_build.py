@@ -1,13 +1,20 @@
 """dbt phase: `dbt build` of the accounting and exposure models for one chunk of
 sessions, then the restatement marks it applied are advanced (ingest.restatements).
 
-The build's scope is its own raw.build_scope row (flows/dbt_runner.build_scope), so
-nothing a build reads is shared with another build. It still runs under the global dbt
-lock (a session advisory lock on a dedicated connection, so a killed process releases
-it with its connection and it can never stay stuck); what still needs the lock is the
-view/seed rebuild of a changed project and two builds writing the same portfolios,
-which is where it could be narrowed (README "Locks"). Views and seeds are rebuilt only when the project changed: cheaper, and no
-reader ever races a view being swapped.
+Nothing a build reads or writes is shared with a concurrent build of other portfolios
+(another shard): its scope is its own raw.build_scope row (flows/dbt_runner.build_scope),
+its working tables and dbt state are its slot's (`build_slot`), the marts' rows are its
+portfolios'. What is serialized, and why (keys in snapfolio/core/locks.py):
+* the project rebuild: views and seeds are rebuilt only when the project changed (or
+  on a full refresh), and that build holds the dbt project lock exclusively; every
+  other build holds it shared, so it never waits for another normal build, and no
+  reader ever races a view being swapped;
+* the start stamp: `started` (the marks made before it are the ones this build
+  applies) is taken under its slot's stamp lock for an instant, so restatement
+  writers in flight have committed and later ones stamp their marks after it;
+* the slot: one build at a time per slot, a free one taken without waiting.
+All are session or short transaction locks on PostgreSQL, released with a killed
+process's connection, so nothing can stay stuck.
 """
 
 from __future__ import annotations
@@ -15,19 +22,19 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from flows.dbt_runner import (
     DbtResult,
     build_scope,
+    build_slot,
     dbt_build,
     project_fingerprint,
+    project_lock,
     record_full_build,
-    views_and_seeds_current,
 )
 from ingest import restatements
-from snapfolio.core.locks import DBT_LOCK_KEY, session_lock
+from snapfolio.core.locks import stamp_build_start
 from snapfolio.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,16 +54,16 @@ def build_marts(
 ) -> DbtResult:
     """Build the marts of `portfolio_ids` (None: all) through `as_of`; `label` names the
     chunk in the Prefect UI (e.g. "2025-01-06..2025-03-31")."""
-    with session_lock(engine, DBT_LOCK_KEY):
-        fingerprint = project_fingerprint(settings.dbt_project_dir)
-        with engine.begin() as conn:
-            started = conn.scalar(sa.text("select clock_timestamp()"))
-            current = views_and_seeds_current(conn, fingerprint)
-        # the risk marts are built by the risk phase, after its numpy step
-        with build_scope(engine, as_of, portfolio_ids) as build_id:
-            result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
-                               models_only=models_only or (current and not full_refresh),
-                               exclude=["tag:risk"], build_id=build_id)
+    fingerprint = project_fingerprint(settings.dbt_project_dir)
+    with project_lock(engine, fingerprint, exclusive=full_refresh) as current:
+        with build_slot(engine) as slot:
+            started = stamp_build_start(engine, slot.index)
+            # the risk marts are built by the risk phase, after its numpy step
+            with build_scope(engine, as_of, portfolio_ids) as build_id:
+                result = dbt_build(settings, url, full_refresh=full_refresh,
+                                   data_tests=data_tests,
+                                   models_only=models_only or (current and not full_refresh),
+                                   exclude=["tag:risk"], build_id=build_id, slot=slot.name)
         with engine.begin() as conn:
             restatements.advance_after_build(conn, started, as_of, portfolio_ids)
             if not current:

@@ -7,7 +7,10 @@ with positions as materialized (
         coalesce(p.underlying_symbol, p.symbol) as risk_symbol,
         coalesce(raw.effective_exit_date(p.exit_date, p.expiration), 'infinity'::date) as exit_date
     from raw.positions as p
-    where p.portfolio_id in (select distinct w.portfolio_id from raw.risk_work as w)
+    where p.portfolio_id in (
+            select distinct w.portfolio_id from raw.risk_work as w
+            where w.build_id = :build_id
+        )
 )
 
 select
@@ -22,4 +25,6 @@ inner join marts.fct_position_values as v
     on v.portfolio_id = w.portfolio_id and v.snapshot_date = w.snapshot_date
 inner join positions on positions.position_id = v.position_id
 left join raw.symbol_status as st on st.symbol = positions.risk_symbol
-where v.snapshot_date >= positions.entry_date and v.snapshot_date < positions.exit_date
+where
+    w.build_id = :build_id
+    and v.snapshot_date >= positions.entry_date and v.snapshot_date < positions.exit_date

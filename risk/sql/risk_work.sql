@@ -1,7 +1,7 @@
 -- The (portfolio, session) pairs whose risk rows this run (re)computes: per portfolio
 -- from the earliest of its risk mark (history rewritten by the accounting build, whose
 -- windows reach every later session) and its first stored snapshot with no risk row,
--- through :as_of. Replaces raw.risk_work (written under the dbt lock).
+-- through :as_of: this risk phase's rows of raw.risk_work (its build id, :build_id).
 with marks as (
     select
         portfolio_id,
@@ -38,8 +38,9 @@ starts as (
     group by portfolio_id
 )
 
-insert into raw.risk_work (portfolio_id, snapshot_date)
+insert into raw.risk_work (build_id, portfolio_id, snapshot_date)
 select
+    :build_id as build_id,
     s.portfolio_id,
     s.snapshot_date
 from starts

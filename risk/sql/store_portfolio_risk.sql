@@ -1,4 +1,5 @@
--- Replace the risk stats of the work sessions with the COPY'd ones (NaN -> NULL).
+-- Replace the risk stats of the work sessions (this risk phase's rows of raw.risk_work,
+-- :build_id) with the COPY'd ones (NaN -> NULL).
 -- The deletes probe the primary keys once per work session: PostgreSQL misjudges the
 -- rows per (portfolio, session) of the position table (~170 instead of ~16) and would
 -- otherwise hash-join a scan of the whole stored history (6 M rows on a two-year
@@ -9,7 +10,9 @@ set local enable_mergejoin = off;
 
 delete from raw.portfolio_risk_stats as r
 using raw.risk_work as w
-where r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
+where
+    w.build_id = :build_id
+    and r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
 
 insert into raw.portfolio_risk_stats (
     portfolio_id, snapshot_date, realized_vol_21d, realized_vol_63d, har_vol_1d,
@@ -32,7 +35,9 @@ from incoming_portfolio_risk;
 
 delete from raw.position_risk_stats as r
 using raw.risk_work as w
-where r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
+where
+    w.build_id = :build_id
+    and r.portfolio_id = w.portfolio_id and r.snapshot_date = w.snapshot_date;
 
 set local enable_hashjoin to default;
 set local enable_mergejoin to default;

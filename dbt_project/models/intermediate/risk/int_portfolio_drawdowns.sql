@@ -1,5 +1,6 @@
 {{
     config(
+        schema='marts_store',
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['portfolio_id', 'snapshot_date'],
@@ -18,7 +19,11 @@
     its first work session (max and min are exact, so the result equals a read of the
     whole history). The risk work set starts at every restated session (risk marks),
     so the carried row is never stale; when it is missing (first build, a full refresh,
-    a row lost or never written) that portfolio is read over its whole history. -#}
+    a row lost or never written) that portfolio is read over its whole history.
+    Stored in marts_store, not in the build slot's intermediate schema: the carried row
+    must be the one the last build of that portfolio wrote, whichever slot it ran in (a
+    slot's own copy could predate a restatement built in another slot). Two risk builds
+    of disjoint portfolios write disjoint rows. -#}
 
 with work_sessions as not materialized (
     select * from {{ ref('stg_risk_work') }}

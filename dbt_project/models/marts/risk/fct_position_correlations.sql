@@ -1,11 +1,27 @@
+-- depends_on: {{ ref('stg_risk_work') }}
 {{
     config(
-        materialized='table',
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
         indexes=[{'columns': ['portfolio_id', 'symbol_a', 'symbol_b'], 'unique': true}],
+        pre_hook=[
+            "{% if is_incremental() %}
+             delete from {{ this }} as existing
+             where existing.portfolio_id in (
+                 select work.portfolio_id from {{ ref('stg_risk_work') }} as work
+             )
+             {% endif %}",
+        ],
     )
 }}
 {#- Each portfolio's latest session: every pair a < b (byte order) of its risk symbols
-    with a defined 90-session correlation, and the sessions it used. -#}
+    with a defined 90-session correlation, and the sessions it used. Incremental by
+    portfolio: a risk build replaces the rows of its work portfolios only (the pre-hook
+    deletes them, in the model's transaction), so two risk builds of disjoint
+    portfolios (shards) never rewrite the same rows, and no build swaps the table
+    (DDL) under another. Only the risk phase writes raw.position_correlations, and only
+    for its work portfolios; the first build (or a full refresh) reads every row. -#}
 
 with correlations as (
     select * from {{ ref('stg_position_correlations') }}
@@ -20,6 +36,9 @@ final as (
         cast(correlation as double precision) as correlation,  -- noqa: RF04
         cast(n_obs as integer) as n_obs
     from correlations
+    {% if is_incremental() -%}
+    where portfolio_id in (select w.portfolio_id from {{ ref('stg_risk_work') }} as w)
+    {%- endif %}
 )
 
 select * from final
