@@ -68,12 +68,13 @@ suspects as (
     -- looked at factor by factor, so a backfill's millions of full vectors are one pass
     select position_vectors.*
     from position_vectors
-    where not (
-        position_vectors.has_vector
-        and cardinality(position_vectors.betas) = (select count(*) from factors)
-        and array_position(position_vectors.betas, null) is null
-        and coalesce(cardinality(position_vectors.deleted_factors), 0) = 0
-    )
+    where
+        not (
+            position_vectors.has_vector
+            and cardinality(position_vectors.betas) = (select count(*) from factors)
+            and array_position(position_vectors.betas, null) is null
+            and coalesce(cardinality(position_vectors.deleted_factors), 0) = 0
+        )
 ),
 
 position_factors as (
@@ -126,7 +127,7 @@ checked as (
             and exposures.factor = position_factors.factor
         -- the key is unique; the limit keeps the planner from flattening the probe into
         -- a hash join over the whole long-form view (38 M rows at 1,000 portfolios)
-        limit 1
+        limit 1  -- noqa: AM09
     ) as without_beta on true
 ),
 
