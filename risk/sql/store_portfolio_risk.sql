@@ -1,5 +1,5 @@
 -- Replace the risk stats of the work sessions (this risk phase's rows of raw.risk_work,
--- :build_id) with the COPY'd ones (NaN -> NULL).
+-- the build id) with the COPY'd ones (NaN -> NULL).
 -- The deletes probe the primary keys once per work session: PostgreSQL misjudges the
 -- rows per (portfolio, session) of the position table (~170 instead of ~16) and would
 -- otherwise hash-join a scan of the whole stored history (6 M rows on a two-year
