@@ -39,12 +39,15 @@ def cli_env(**extra: str) -> dict[str, str]:
 @contextmanager
 def worker(name: str, logs: Path, **env: str) -> Iterator[subprocess.Popen]:
     """`snapfolio worker` as a subprocess (its output in logs/NAME.log), one run at a
-    time, so two shards go to two workers."""
+    time, so two shards go to two workers. Polling every second (Prefect's default is
+    10 s): a shard now builds in a few seconds without waiting for the other's build,
+    so with the default the first worker could finish its shard and take the second
+    before the other worker polled again."""
     with (logs / f"{name}.log").open("a") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "snapfolio", "worker", "--pool", POOL, "--name", name,
-             "--limit", "1"], env=cli_env(**env), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+             "--limit", "1"], env=cli_env(PREFECT_WORKER_QUERY_SECONDS="1", **env),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc
         finally:
