@@ -187,9 +187,9 @@ def capacity(one_worker: dict, portfolios: int, target: int = 100_000,
         for p in postgres_cores:
             rows[f"postgres_{p}_cores"] = {
                 "saturates_at_workers": round(p * (py + pg) / pg, 1) if pg else None,
-                "hours_by_workers": {w: round(max(target / w * max(wall, py + pg),
-                                                  target * pg / p) / 3600, 2)
-                                     for w in workers}}
+                "minutes_by_workers": {w: round(max(target / w * max(wall, py + pg),
+                                                    target * pg / p) / 60, 1)
+                                       for w in workers}}
         model[label] = {"per_portfolio_s": {"wall": round(wall, 5), "python_cpu": round(py, 5),
                                             "postgres_cpu": round(pg, 5)},
                         **rows}
