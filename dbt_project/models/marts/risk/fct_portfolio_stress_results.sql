@@ -115,30 +115,25 @@ correlated_sums as (
     group by work_exposures.portfolio_id, work_exposures.snapshot_date, moves.scenario_id
 ),
 
-direct as (
+results as (
+    -- one row per work session and active scenario, every sum joined to it once (not
+    -- a join of two per-scenario sets to each other, whose misestimated sizes once
+    -- made PostgreSQL 18 compare every pair: 7 s for one daily session)
     select
         work_scenarios.portfolio_id,
         work_scenarios.snapshot_date,
         work_scenarios.scenario_id,
-        coalesce(direct_sums.direct_pnl, 0) as direct_pnl
+        coalesce(direct_sums.direct_pnl, 0) as direct_pnl,
+        case
+            when move_counts.defined_moves = 8 then coalesce(correlated_sums.correlated_pnl, 0)
+        end as correlated_pnl
     from work_scenarios
     left join direct_sums
         on
         direct_sums.portfolio_id = work_scenarios.portfolio_id
         and direct_sums.snapshot_date = work_scenarios.snapshot_date
         and direct_sums.scenario_id = work_scenarios.scenario_id
-),
-
-correlated as (
-    select
-        work_scenarios.portfolio_id,
-        work_scenarios.snapshot_date,
-        work_scenarios.scenario_id,
-        case
-            when move_counts.defined_moves = 8 then coalesce(correlated_sums.correlated_pnl, 0)
-        end as correlated_pnl
-    from work_scenarios
-    inner join move_counts
+    left join move_counts
         on
         move_counts.as_of_date = work_scenarios.snapshot_date
         and move_counts.scenario_id = work_scenarios.scenario_id
@@ -151,29 +146,24 @@ correlated as (
 
 final as (
     select
-        cast(direct.portfolio_id as bigint) as portfolio_id,
-        cast(direct.snapshot_date as date) as snapshot_date,
-        cast(direct.scenario_id as text) as scenario_id,
-        cast(direct.direct_pnl as double precision) as direct_pnl,
-        cast(correlated.correlated_pnl as double precision) as correlated_pnl,
+        cast(results.portfolio_id as bigint) as portfolio_id,
+        cast(results.snapshot_date as date) as snapshot_date,
+        cast(results.scenario_id as text) as scenario_id,
+        cast(results.direct_pnl as double precision) as direct_pnl,
+        cast(results.correlated_pnl as double precision) as correlated_pnl,
         cast(
-            case when snapshots.equity > 0 then direct.direct_pnl / snapshots.equity end
+            case when snapshots.equity > 0 then results.direct_pnl / snapshots.equity end
             as double precision
         ) as direct_return,
         cast(
-            case when snapshots.equity > 0 then correlated.correlated_pnl / snapshots.equity end
+            case when snapshots.equity > 0 then results.correlated_pnl / snapshots.equity end
             as double precision
         ) as correlated_return
-    from direct
+    from results
     inner join snapshots
         on
-        snapshots.portfolio_id = direct.portfolio_id
-        and snapshots.snapshot_date = direct.snapshot_date
-    left join correlated
-        on
-        correlated.portfolio_id = direct.portfolio_id
-        and correlated.snapshot_date = direct.snapshot_date
-        and correlated.scenario_id = direct.scenario_id
+        snapshots.portfolio_id = results.portfolio_id
+        and snapshots.snapshot_date = results.snapshot_date
 )
 
 select * from final

@@ -13,6 +13,7 @@
              )
              {% endif %}",
         ],
+        post_hook=["{{ analyze_mart() }}"],
     )
 }}
 {#- Each portfolio's latest session: every pair a < b (byte order) of its risk symbols
@@ -20,7 +21,8 @@
     portfolio: a risk build replaces the rows of its work portfolios only (the pre-hook
     deletes them, in the model's transaction), so two risk builds of disjoint
     portfolios (shards) never rewrite the same rows, and no build swaps the table
-    (DDL) under another. Only the risk phase writes raw.position_correlations, and only
+    (DDL) under another. Analyzed after every build: a daily build moves most rows to the
+    new session, which stale statistics would estimate at one row. Only the risk phase writes raw.position_correlations, and only
     for its work portfolios; the first build (or a full refresh) reads every row. -#}
 
 with correlations as (
