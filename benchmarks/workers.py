@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import statistics
 import sys
 import time
 from datetime import date
@@ -155,7 +156,7 @@ def compare_workers(args: Any, workers: list[int], first: date) -> dict:
         out["speedup"] = {
             "workers": [base, other],
             "backfill": round(b["backfill_s"] / o["backfill_s"], 3),
-            "daily_median": round(_median(b["daily_s"]) / _median(o["daily_s"]), 3)
+            "daily_median": round(statistics.median(b["daily_s"]) / statistics.median(o["daily_s"]), 3)
             if b["daily_s"] and o["daily_s"] else None,
         }
     return out
@@ -180,9 +181,9 @@ def capacity(one_worker: dict, portfolios: int, target: int = 100_000,
                                      if k.startswith("daily")])):
         if not rounds:
             continue
-        py = _median([r["python_cpu_s"] for r in rounds]) / portfolios
-        pg = _median([r["postgres_cpu_s"] for r in rounds]) / portfolios
-        wall = _median([r["wall_s"] for r in rounds]) / portfolios
+        py = statistics.median([r["python_cpu_s"] for r in rounds]) / portfolios
+        pg = statistics.median([r["postgres_cpu_s"] for r in rounds]) / portfolios
+        wall = statistics.median([r["wall_s"] for r in rounds]) / portfolios
         rows = {}
         for p in postgres_cores:
             rows[f"postgres_{p}_cores"] = {
@@ -194,8 +195,3 @@ def capacity(one_worker: dict, portfolios: int, target: int = 100_000,
                                             "postgres_cpu": round(pg, 5)},
                         **rows}
     return model
-
-
-def _median(values: list[float]) -> float:
-    s = sorted(values)
-    return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2

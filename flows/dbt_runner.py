@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -48,6 +48,7 @@ from snapfolio.core.locks import (
     DBT_SLOTS,
     pooled_lock,
     session_lock,
+    stamp_build_start,
 )
 from snapfolio.core.settings import Settings
 
@@ -180,6 +181,33 @@ def build_scope(engine: sa.Engine, as_of: date, portfolio_ids: list[int] | None)
     finally:
         with engine.begin() as conn:
             drop_build_scope(conn, build_id)
+
+
+@dataclass(frozen=True)
+class BuildSession:
+    """What a build holds while it runs (`build_session`)."""
+
+    current: bool  # the views and seeds are of this project (no rebuild needed)
+    slot: Slot
+    started: datetime  # the marks stamped before it are the ones this build may consume
+    build_id: str
+    fingerprint: str  # project_fingerprint, to record after a rebuild
+
+
+@contextmanager
+def build_session(engine: sa.Engine, settings: Settings, as_of: date,
+                  portfolio_ids: list[int] | None, *, exclusive: bool = False
+                  ) -> Iterator[BuildSession]:
+    """The one entry of every build (the accounting chunks and the risk phase): the
+    project lock (`project_lock`, shared unless a rebuild or `exclusive`), a free slot,
+    the start stamp under the slot's stamp key, and the build's own scope row, in that
+    order; released in reverse."""
+    fingerprint = project_fingerprint(settings.dbt_project_dir)
+    with (project_lock(engine, fingerprint, exclusive=exclusive) as current,
+          build_slot(engine) as slot):
+        started = stamp_build_start(engine, slot.index)
+        with build_scope(engine, as_of, portfolio_ids) as build_id:
+            yield BuildSession(current, slot, started, build_id, fingerprint)
 
 
 def drop_dead_build_scopes(conn: sa.Connection, pid_alive: Callable[[int], bool]) -> int:

@@ -24,17 +24,8 @@ from datetime import date
 
 from sqlalchemy.engine import URL, Engine
 
-from flows.dbt_runner import (
-    DbtResult,
-    build_scope,
-    build_slot,
-    dbt_build,
-    project_fingerprint,
-    project_lock,
-    record_full_build,
-)
+from flows.dbt_runner import DbtResult, build_session, dbt_build, record_full_build
 from ingest import restatements
-from snapfolio.core.locks import stamp_build_start
 from snapfolio.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,23 +45,18 @@ def build_marts(
 ) -> DbtResult:
     """Build the marts of `portfolio_ids` (None: all) through `as_of`; `label` names the
     chunk in the Prefect UI (e.g. "2025-01-06..2025-03-31")."""
-    fingerprint = project_fingerprint(settings.dbt_project_dir)
-    with project_lock(engine, fingerprint, exclusive=full_refresh) as current:
-        with build_slot(engine) as slot:
-            started = stamp_build_start(engine, slot.index)
-            # the risk marts are built by the risk phase, after its numpy step
-            with build_scope(engine, as_of, portfolio_ids) as build_id:
-                result = dbt_build(settings, url, full_refresh=full_refresh,
-                                   data_tests=data_tests,
-                                   models_only=models_only or (current and not full_refresh),
-                                   exclude=["tag:risk"], build_id=build_id, slot=slot.name)
+    with build_session(engine, settings, as_of, portfolio_ids, exclusive=full_refresh) as build:
+        # the risk marts are built by the risk phase, after its numpy step
+        result = dbt_build(settings, url, full_refresh=full_refresh, data_tests=data_tests,
+                           models_only=models_only or (build.current and not full_refresh),
+                           exclude=["tag:risk"], build_id=build.build_id, slot=build.slot.name)
         with engine.begin() as conn:
-            restatements.advance_after_build(conn, started, as_of, portfolio_ids)
-            if not current:
+            restatements.advance_after_build(conn, build.started, as_of, portfolio_ids)
+            if not build.current:
                 # a changed project (a stress scenario, the TLT duration, a risk model):
                 # every stored risk row may have changed
                 restatements.mark_all_risk(conn)
-                record_full_build(conn, fingerprint)
+                record_full_build(conn, build.fingerprint)
         written = {k.split(".")[-1]: v for k, v in result.rows_affected.items()
                    if k.startswith("model.") and v > 0}
         log.info("dbt %s for %s portfolio(s): %.1fs, rows %s", label or as_of,

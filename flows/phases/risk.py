@@ -24,11 +24,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from flows.dbt_runner import build_scope, build_slot, dbt_build, project_fingerprint, project_lock
+from flows.dbt_runner import build_session, dbt_build
 from ingest import restatements
 from risk.inputs import drop_work
 from risk.run import compute_and_store, prepare_work
-from snapfolio.core.locks import stamp_build_start
 from snapfolio.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,20 +54,17 @@ def run_risk(engine: Engine, settings: Settings, url: URL, portfolio_ids: list[i
              as_of: date) -> dict:
     """Compute and build the risk rows the portfolios need through as_of; returns stats."""
     started = time.perf_counter()
-    fingerprint = project_fingerprint(settings.dbt_project_dir)
-    with project_lock(engine, fingerprint, exclusive=not shared_risk_relations_exist(engine)):
-        with build_slot(engine) as slot:
-            marked_before = stamp_build_start(engine, slot.index)
-            with build_scope(engine, as_of, portfolio_ids) as build_id:
-                try:
-                    stats = _compute_and_build(engine, settings, url, portfolio_ids, as_of,
-                                               build_id, slot.name)
-                finally:
-                    with engine.begin() as conn:
-                        drop_work(conn, build_id)
+    with build_session(engine, settings, as_of, portfolio_ids,
+                       exclusive=not shared_risk_relations_exist(engine)) as build:
+        try:
+            stats = _compute_and_build(engine, settings, url, portfolio_ids, as_of,
+                                       build.build_id, build.slot.name)
+        finally:
+            with engine.begin() as conn:
+                drop_work(conn, build.build_id)
         t0 = time.perf_counter()
         with engine.begin() as conn:
-            restatements.clear_risk_marks(conn, portfolio_ids, marked_before)
+            restatements.clear_risk_marks(conn, portfolio_ids, build.started)
         stats["timings"]["clear_marks"] = round(time.perf_counter() - t0, 3)
     stats["elapsed_s"] = round(time.perf_counter() - started, 3)
     log.info("risk: %d (portfolio, session) rows for %s portfolio(s) in %.2fs (%s)",
