@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from expectations.checks import CHECKS, Severity, load_severities
 from expectations.context import (
+    build_data_docs,
     context_root,
     data_docs_index,
     ensure_checkpoint,
@@ -100,6 +101,7 @@ def run_checks(
             result = checkpoint.run(
                 run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
             )
+            build_data_docs(ctx, result)
             write_offline_index(context_root(settings), data_docs_index(settings))
         except Exception as exc:  # GX raised instead of recording a failed expectation
             raise CheckGateError(f"data-quality checkpoint could not run: {exc}") from exc

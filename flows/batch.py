@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import URL, Engine
 
 from flows.dbt_runner import DbtBuildError
+from flows.heap import frozen_heap
 from flows.lifecycle import Run, batch_run
 from flows.phases import checks, chunks, dbt_build, factors, onboard, plan, prices, risk
 from flows.progress import ProgressCallback
@@ -67,7 +68,8 @@ def execute_batch(
     as_of = validate_as_of(request.as_of, "as_of") or plan.default_as_of()
     url = resolve_url(settings)
     engine = get_engine(settings)
-    with batch_run(engine, request.kind, request.scope(), as_of, on_progress) as run:
+    with frozen_heap(), batch_run(engine, request.kind, request.scope(), as_of,
+                                  on_progress) as run:
         timed = _timer(run.summary.timings)
         stored = []
         for i, (req, rows) in enumerate(zip(request.onboardings, files, strict=True)):

@@ -6,6 +6,7 @@ task run per phase and per dbt chunk, never per row); `flows.batch` holds the se
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -16,8 +17,9 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NONE
-from prefect.runtime import deployment
+from prefect.context import FlowRunContext
 
+from flows import prefect_heartbeats
 from flows.batch import Phases, execute_batch
 from flows.phases import checks, dbt_build, factors, onboard, prices, risk
 from flows.prefect_server import package_logs_to_prefect
@@ -27,6 +29,8 @@ from flows.results import portfolio_results
 from flows.summary import BatchSummary
 from snapfolio.core.database import get_engine
 from snapfolio.core.settings import load_settings
+
+prefect_heartbeats.install()  # a run's end no longer waits for the heartbeat thread
 
 _TASK_OPTIONS = {"cache_policy": NONE, "persist_result": False, "log_prints": True}
 
@@ -76,7 +80,9 @@ def portfolio_batch(
     kind="onboarding" with csv_path and name imports that portfolio first;
     `portfolio_files` (name -> CSV path) onboards several in the same run (the demo).
     """
-    if deployment.id is not None:  # the UI / API: CSVs only from the inbox
+    context = FlowRunContext.get()
+    if context and context.flow_run and context.flow_run.deployment_id:
+        # the UI / API: CSVs only from the inbox (the run's own context: no API call)
         inbox = load_settings().inbox
         csv_path = inbox_file(csv_path, inbox) if csv_path else None
         portfolio_files = {n: inbox_file(p, inbox) for n, p in (portfolio_files or {}).items()}
@@ -91,22 +97,53 @@ def portfolio_batch(
     request = BatchRequest(kind=kind, as_of=as_of, portfolios=portfolios,
                            retry_unavailable=retry_unavailable, onboardings=onboardings,
                            chunk_sessions=chunk_sessions)
-    artifact_id = create_progress_artifact(progress=0.0, description="snapfolio batch progress")
+    artifact = ProgressArtifact(create_progress_artifact(
+        progress=0.0, description="snapfolio batch progress"))
 
     def on_progress(phase: str, done: int, total: int) -> None:
-        update_progress_artifact(artifact_id, progress=round(100.0 * done / max(total, 1), 1),
-                                 description=f"{phase} ({done}/{total})")
+        artifact.update(phase, done, total)
         for listener in _listeners:
             listener(phase, done, total)
 
-    with package_logs_to_prefect():  # every phase's log lines on the run page
-        summary = execute_batch(request, phases=TASKS, on_progress=on_progress)
+    try:
+        with package_logs_to_prefect():  # every phase's log lines on the run page
+            summary = execute_batch(request, phases=TASKS, on_progress=on_progress)
+    finally:
+        artifact.flush()  # where the run ended, even when it raised
     results = portfolio_results(get_engine(), sorted(summary.portfolios.values()), summary.as_of)
     create_markdown_artifact(summary_markdown(summary, results), key="batch-summary",
                              description=f"snapfolio run {summary.run_id}")
     if summary.status == "failed":
         raise BatchFailedError(summary)
     return summary.as_stats()
+
+
+class ProgressArtifact:
+    """The run's progress artifact, updated at most every `interval_s` (each update is
+    an API call, ~15 ms: a short run's nine steps cost more than its prices phase)
+    and always at the end (`flush`), so the UI shows where a long run is and where a
+    short one ended."""
+
+    def __init__(self, artifact_id: object, interval_s: float = 1.0) -> None:
+        self.artifact_id = artifact_id
+        self.interval_s = interval_s
+        self._sent_at = time.monotonic()
+        self._pending: tuple[str, int, int] | None = None
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        self._pending = (phase, done, total)
+        if time.monotonic() - self._sent_at >= self.interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending is None:
+            return
+        phase, done, total = self._pending
+        update_progress_artifact(self.artifact_id,  # type: ignore[arg-type]
+                                 progress=round(100.0 * done / max(total, 1), 1),
+                                 description=f"{phase} ({done}/{total})")
+        self._pending = None
+        self._sent_at = time.monotonic()
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-.!|"})

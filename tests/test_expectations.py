@@ -141,6 +141,25 @@ def test_checkpoint_is_idempotent(gate: GateDB) -> None:
     assert "${SNAPFOLIO_GX_DATABASE_URL}" in yml and "127.0.0.1" not in yml  # no credentials
 
 
+def test_declarations_are_loaded_when_unchanged_and_healed_when_edited(gate: GateDB) -> None:
+    gate.check()
+    root = context_root(gate.settings)
+    suite = root / "expectations" / "snapfolio_marts.json"
+    stamp = suite.stat().st_mtime_ns
+    gate.check()  # same checks, severities and files: loaded, not declared again
+    assert suite.stat().st_mtime_ns == stamp
+    edited = json.loads(suite.read_text())
+    edited["expectations"] = edited["expectations"][:1]  # a hand edit drops checks
+    suite.write_text(json.dumps(edited))
+    report = gate.check()
+    assert [r["name"] for r in report.results] == list(CHECK_NAMES)  # every check ran
+    healed = json.loads(suite.read_text())
+    assert len(healed["expectations"]) > 1
+    (root / "checkpoints" / "snapfolio_gate.json").unlink()  # a deleted checkpoint
+    assert [r["name"] for r in gate.check().results] == list(CHECK_NAMES)
+    assert (root / "checkpoints" / "snapfolio_gate.json").is_file()
+
+
 def test_missing_last_snapshot_names_the_laggard(gate: GateDB) -> None:
     rows = stash_delete(gate.engine, "marts.fct_portfolio_snapshots",
                         "portfolio_id = :p and snapshot_date = :d",
