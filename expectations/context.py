@@ -4,8 +4,9 @@ Everything GX needs is declared idempotently with add_or_update, so a deleted or
 hand-edited gx/ directory heals itself and the code stays the single source of truth;
 a run whose declarations (checks, severities, this code, the GX version) and stored
 files are exactly those the last declaration wrote loads the checkpoint instead of
-re-declaring it (`ensure_checkpoint`: ~0.3 s of every run's checks phase). The context is file-backed (not ephemeral) so that suites, the checkpoint,
-validation results and Data Docs survive the process and can be browsed afterwards.
+re-declaring it (`ensure_checkpoint`: ~0.3 s of every run's checks phase). The context
+is file-backed (not ephemeral) so that suites, the checkpoint, validation results and
+Data Docs survive the process and can be browsed afterwards.
 
 The run's parameters (as_of, portfolio ids, since, current run id) reach the SQL as the
 GX *batch*: a one-row query asset, `run_scope`, that each check selects from as
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
-from expectations.checks import CHECKS, SQL_DIR, Severity
+from expectations.checks import CHECKS, Severity
 from snapfolio.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -218,10 +219,9 @@ def _declaration_inputs(severities: dict[str, Severity], gx_version: str) -> byt
     """Everything a declaration is made of: the checks (names, suites, descriptions,
     SQL), their severities, the code that declares them and the GX version."""
     digest = hashlib.sha256(gx_version.encode())
-    for check in CHECKS:
-        digest.update(repr((check, severities[check.name])).encode())
-    for path in (Path(__file__), Path(__file__).with_name("python_checks.py"),
-                 *sorted(SQL_DIR.glob("*.sql"))):
+    for check in CHECKS:  # the SQL as the declaration reads it (checks.load_sql)
+        digest.update(repr((check, check.sql, severities[check.name])).encode())
+    for path in (Path(__file__), Path(__file__).with_name("python_checks.py")):
         digest.update(path.read_bytes())
     return digest.digest()
 

@@ -25,17 +25,20 @@ def _bytecode_cache(directory: str) -> FileSystemBytecodeCache:
     return FileSystemBytecodeCache(directory)
 
 
-class CachedPageView(DefaultJinjaPageView):
+class _CachedTemplates:
+    """Gives a GX Jinja view's environment the shared bytecode cache of
+    `bytecode_cache_dir` (a key of the view's site configuration)."""
+
+    env: Any
+
+    def __init__(self, *args: Any, bytecode_cache_dir: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.env.bytecode_cache = _bytecode_cache(bytecode_cache_dir)
+
+
+class CachedPageView(_CachedTemplates, DefaultJinjaPageView):
     """DefaultJinjaPageView (suite and validation pages) with compiled templates cached."""
 
-    def __init__(self, *args: Any, bytecode_cache_dir: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = _bytecode_cache(bytecode_cache_dir)
 
-
-class CachedIndexPageView(DefaultJinjaIndexPageView):
+class CachedIndexPageView(_CachedTemplates, DefaultJinjaIndexPageView):
     """DefaultJinjaIndexPageView (the site's index) with compiled templates cached."""
-
-    def __init__(self, *args: Any, bytecode_cache_dir: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = _bytecode_cache(bytecode_cache_dir)

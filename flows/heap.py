@@ -23,22 +23,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _lock = threading.Lock()
-_state = {"first_run": "pending"}  # pending -> running -> done
+_first_run_started = False
 
 
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Around a batch run: the process's first run freezes the heap at its start and at
     its end; later (or concurrent) runs change nothing."""
+    global _first_run_started
     with _lock:
-        first = _state["first_run"] == "pending"
-        if first:
-            _state["first_run"] = "running"
-            gc.freeze()
+        first = not _first_run_started
+        _first_run_started = True
+    if first:
+        gc.freeze()
     try:
         yield
     finally:
         if first:
-            with _lock:
-                gc.freeze()
-                _state["first_run"] = "done"
+            gc.freeze()
