@@ -8,7 +8,7 @@ walls measured 1.10 s for 0.3 s of work, 2.09 s for 1.3 s, 5.10 s for 4.0 s. The
 engine already leaves the thread to stop on its own (`join_on_exit=False`); this makes
 the sync engine do the same. The thread is told to stop, checks the run's state before
 each beat and is a daemon, so nothing changes but the wait: heartbeats are still sent
-while the run lives (tests/test_flow.py checks that both hold).
+while the run lives (tests/test_run_overhead.py checks that both hold).
 """
 
 from __future__ import annotations
